@@ -1,0 +1,1 @@
+"""Lookout service kit."""

@@ -1,0 +1,235 @@
+"""The app factory every service uses: lifespan (pool, migrations, broker, relay), health, metrics,
+errors, request ids, tracing and logs. A service adds its routers and subscribers, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiochclient import ChClient
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from lookout_contracts.topics import events_topic
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from lookout_kit.database import create_pool
+from lookout_kit.errors import error_body, install_error_handlers
+from lookout_kit.kafka import asyncapi_document, create_broker, start_with_retry, subscribed_topics
+from lookout_kit.log import configure_logging, request_id_var
+from lookout_kit.metrics import metrics_endpoint, metrics_middleware
+from lookout_kit.migrate import apply_migrations
+from lookout_kit.relay import OutboxRelay
+from lookout_kit.settings import ServiceSettings
+from lookout_kit.telemetry import configure_tracing
+
+logger = logging.getLogger("lookout.app")
+
+ReadinessCheck = Callable[["Runtime"], Awaitable[None]]
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; reachable from handlers as ``request.app.state.runtime``."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    pool: asyncpg.Pool | None = None
+    relay: OutboxRelay | None = None
+    clickhouse: ChClient | None = None
+    http_session: aiohttp.ClientSession | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+async def _check_postgres(runtime: Runtime) -> None:
+    if runtime.pool is not None:
+        async with runtime.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1", timeout=2)
+
+
+async def _check_kafka(runtime: Runtime) -> None:
+    if not await runtime.broker.ping(timeout=2):
+        raise ConnectionError("kafka broker not reachable")
+
+
+async def _check_clickhouse(runtime: Runtime) -> None:
+    if runtime.clickhouse is not None and not await runtime.clickhouse.is_alive():
+        raise ConnectionError("clickhouse not reachable")
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    service_package: str,
+    title: str,
+    version: str = "0.1.0",
+    description: str = "",
+    routers: Sequence[APIRouter] = (),
+    broker: KafkaBroker | None = None,
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    """Build a service's FastAPI app around ``settings``.
+
+    PostgreSQL (pool, migrations, outbox relay) is set up when ``settings.database_url`` is set;
+    ClickHouse when ``settings.clickhouse_url`` is. Kafka always (events in or out).
+    """
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    kafka = broker or create_broker(settings.kafka_bootstrap_servers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings=settings, broker=kafka)
+        app.state.runtime = runtime
+        dsn = settings.database_dsn
+        if dsn is not None:
+            await apply_migrations(dsn, service_package)
+            runtime.pool = await create_pool(
+                dsn, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+            )
+            if settings.outbox_relay_enabled:
+                runtime.relay = OutboxRelay(
+                    dsn=dsn,
+                    pool=runtime.pool,
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                    batch_size=settings.outbox_batch_size,
+                    poll_interval_s=settings.outbox_poll_interval_s,
+                    request_timeout_ms=settings.kafka_request_timeout_ms,
+                    retention=timedelta(hours=settings.outbox_retention_hours),
+                    prune_interval_s=settings.outbox_prune_interval_s,
+                )
+        if settings.clickhouse_url:
+            runtime.http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            runtime.clickhouse = ChClient(
+                runtime.http_session,
+                url=settings.clickhouse_url,
+                user=settings.clickhouse_user,
+                password=settings.clickhouse_password or None,
+                database=settings.clickhouse_database,
+            )
+        for hook in on_startup:
+            await hook(runtime)
+        topics = subscribed_topics(kafka)
+        if dsn is not None:
+            topics.append(events_topic(settings.service_name))
+        runtime._tasks.append(
+            asyncio.create_task(
+                start_with_retry(
+                    kafka,
+                    runtime._stopping,
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                    topics=topics,
+                    partitions=settings.kafka_topic_partitions,
+                )
+            )
+        )
+        if runtime.relay is not None:
+            runtime.relay.start()
+        logger.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            runtime._stopping.set()
+            for hook in reversed(on_shutdown):
+                await hook(runtime)
+            if runtime.relay is not None:
+                await runtime.relay.stop()
+            for task in runtime._tasks:
+                task.cancel()
+            await asyncio.gather(*runtime._tasks, return_exceptions=True)
+            await kafka.stop()
+            if runtime.http_session is not None:
+                await runtime.http_session.close()
+            if runtime.pool is not None:
+                await runtime.pool.close()
+            logger.info("service stopped")
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.middleware("http")(metrics_middleware)
+    app.middleware("http")(_request_id_middleware)
+
+    checks: list[ReadinessCheck] = [
+        _check_postgres,
+        _check_kafka,
+        _check_clickhouse,
+        *readiness_checks,
+    ]
+
+    @app.get("/livez", tags=["health"], summary="The process is up")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The service can reach its database and broker",
+        responses={503: {"description": "a dependency is unreachable"}},
+    )
+    async def readyz(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        failures: dict[str, str] = {}
+        for check in checks:
+            try:
+                await asyncio.wait_for(check(runtime), 3)
+            except Exception as error:
+                failures[check.__name__.removeprefix("_check_")] = type(error).__name__
+        if failures:
+            return JSONResponse(
+                error_body("unavailable", "a dependency is unreachable", failures), status_code=503
+            )
+        return JSONResponse({"status": "ready"})
+
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        tags=["health"],
+        summary="Prometheus metrics",
+        include_in_schema=True,
+        response_class=Response,
+    )
+
+    @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's topics")
+    async def asyncapi() -> Any:
+        return asyncapi_document(kafka, title=title, version=version)
+
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+    return app
+
+
+async def _request_id_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    incoming = request.headers.get("x-request-id", "")
+    request_id = (
+        incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    )
+    request.state.request_id = request_id
+    token = request_id_var.set(request_id)
+    try:
+        response = await call_next(request)
+    finally:
+        request_id_var.reset(token)
+    response.headers["x-request-id"] = request_id
+    return response

@@ -1,0 +1,69 @@
+"""The transactional outbox: write an event in the same transaction as the state change it reports.
+
+``publish_in_tx`` only inserts a row; the relay (``lookout_kit.relay``) sends it to Kafka after the
+transaction commits. The ``NOTIFY`` is delivered at commit, so the relay wakes exactly when there is
+something committed to send, and never for a transaction that rolled back.
+
+Order per aggregate: the relay sends rows of one key in ``id`` order. A use case that changes an
+aggregate must take that aggregate's row lock (its ``UPDATE``) *before* calling ``publish_in_tx``, so
+that two transactions on one aggregate get their outbox ids in commit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from lookout_contracts.envelope import Envelope
+from lookout_contracts.topics import events_topic
+
+from lookout_kit.telemetry import current_traceparent
+
+NOTIFY_CHANNEL = "lookout_outbox"
+
+_INSERT = """
+INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+class OutboxOutsideTransaction(RuntimeError):
+    """publish_in_tx was called on a connection with no open transaction."""
+
+
+def _row(event: Envelope[Any], topic: str | None, traceparent: str | None) -> tuple[Any, ...]:
+    return (
+        event.id,
+        topic or events_topic(event.source),
+        event.key,
+        event.type,
+        event.to_json(),
+        traceparent,
+    )
+
+
+async def publish_in_tx(
+    conn: asyncpg.Connection, event: Envelope[Any], *, topic: str | None = None
+) -> None:
+    """Add ``event`` to the outbox inside the caller's open transaction."""
+    await publish_many_in_tx(conn, [event], topic=topic)
+
+
+async def publish_many_in_tx(
+    conn: asyncpg.Connection, events: Sequence[Envelope[Any]], *, topic: str | None = None
+) -> None:
+    """Add several events, in order, inside the caller's open transaction."""
+    if not conn.is_in_transaction():
+        raise OutboxOutsideTransaction(
+            "publish_in_tx needs the transaction of the state change it reports"
+        )
+    if not events:
+        return
+    traceparent = current_traceparent()
+    rows = [_row(event, topic, traceparent) for event in events]
+    if len(rows) == 1:
+        await conn.execute(_INSERT, *rows[0])
+    else:
+        await conn.executemany(_INSERT, rows)
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")

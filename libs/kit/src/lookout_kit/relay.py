@@ -1,0 +1,319 @@
+"""The outbox relay: sends committed outbox rows to Kafka and marks them published.
+
+Woken by ``LISTEN/NOTIFY`` (with a slow poll as a safety net), it claims a batch of unpublished rows
+with ``FOR UPDATE SKIP LOCKED`` so that replicas share the work, sends them with the row's key and
+``traceparent``/``content-type`` headers, waits for every acknowledgement, and marks the acknowledged
+rows published in the same transaction that holds their locks.
+
+Order per key with several relays: a claimed row is only sent when no *earlier* unpublished row of the
+same key is outside this relay's batch (i.e. locked by another relay, which has not committed yet).
+Such rows stay for a later round. So rows of one key reach Kafka in ``id`` order.
+
+Delivery is at least once: only an acknowledgement lost after the broker stored a message (then the
+relay dies or the ack times out) can send it twice; consumers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from lookout_contracts.envelope import CONTENT_TYPE
+from prometheus_client import Counter, Gauge, Histogram
+
+from lookout_kit.outbox import NOTIFY_CHANNEL
+
+logger = logging.getLogger("lookout.relay")
+
+PUBLISHED = Counter("lookout_outbox_published_total", "Outbox events sent to Kafka")
+FAILED = Counter("lookout_outbox_publish_failures_total", "Outbox events Kafka did not acknowledge")
+BATCH_SIZE = Histogram(
+    "lookout_outbox_batch_size",
+    "Rows sent per relay batch",
+    buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+)
+COMMIT_TO_ACK = Histogram(
+    "lookout_outbox_commit_to_ack_seconds",
+    "From the outbox row's insert to Kafka's acknowledgement",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+PRUNED = Counter("lookout_outbox_pruned_total", "Published outbox rows deleted after retention")
+RELAY_UP = Gauge(
+    "lookout_outbox_relay_connected", "1 while the relay's Kafka producer is connected"
+)
+
+_CLAIM = """
+SELECT id, topic, message_key, payload, traceparent, created_at
+FROM outbox
+WHERE published_at IS NULL
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+
+# Unpublished rows up to the batch's last id: the batch itself plus rows other relays hold locked.
+_UNPUBLISHED_UP_TO = """
+SELECT id, message_key FROM outbox WHERE published_at IS NULL AND id <= $1
+"""
+
+_MARK_PUBLISHED = "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])"
+
+_PRUNE = """
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox
+    WHERE published_at IS NOT NULL AND published_at < $1
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one round did: rows sent and acknowledged, rows held back for order, rows that failed."""
+
+    published: int = 0
+    held_back: int = 0
+    failed: int = 0
+
+
+def make_producer(bootstrap_servers: str, request_timeout_ms: int) -> AIOKafkaProducer:
+    # No idempotence or transactions: the local broker (Tansu) supports neither; see the module doc.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=0,
+        max_batch_size=512 * 1024,
+        request_timeout_ms=request_timeout_ms,
+        retry_backoff_ms=100,
+    )
+
+
+class OutboxRelay:
+    """One relay loop over one service database's outbox."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        batch_size: int = 1_000,
+        poll_interval_s: float = 1.0,
+        request_timeout_ms: int = 5_000,
+        retention: timedelta = timedelta(hours=72),
+        prune_interval_s: float = 300.0,
+    ) -> None:
+        self._dsn = dsn
+        self._pool = pool
+        self._bootstrap_servers = bootstrap_servers
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._request_timeout_ms = request_timeout_ms
+        self._retention = retention
+        self._prune_interval_s = prune_interval_s
+        self._producer: AIOKafkaProducer | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._run(), name="outbox-relay"),
+            asyncio.create_task(self._prune_loop(), name="outbox-prune"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._close_listener()
+        await self._close_producer()
+
+    # -- one round -------------------------------------------------------------------------------
+
+    async def publish_batch(self) -> BatchOutcome:
+        """Claim, send and mark one batch. Raises when Kafka could not be reached at all."""
+        producer = await self._ensure_producer()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_CLAIM, self._batch_size)
+            if not rows:
+                return BatchOutcome()
+            ready = await _in_key_order(conn, rows)
+            sent: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+            send_error: KafkaError | None = None
+            for row in ready:
+                try:
+                    future = await producer.send(
+                        row["topic"],
+                        value=row["payload"],
+                        key=row["message_key"],
+                        headers=_headers(row["traceparent"]),
+                    )
+                except KafkaError as error:
+                    # Stop here so later rows of a key never overtake this one; what was already
+                    # handed to the producer is still awaited below so we know what Kafka holds.
+                    send_error = error
+                    break
+                sent.append((row, future))
+            results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+            acknowledged = [
+                row
+                for (row, _), result in zip(sent, results, strict=True)
+                if not isinstance(result, BaseException)
+            ]
+            failed = len(ready) - len(acknowledged)
+            if acknowledged:
+                await conn.execute(_MARK_PUBLISHED, [row["id"] for row in acknowledged])
+        now = datetime.now(UTC)
+        for row in acknowledged:
+            COMMIT_TO_ACK.observe(max(0.0, (now - row["created_at"]).total_seconds()))
+        PUBLISHED.inc(len(acknowledged))
+        BATCH_SIZE.observe(len(acknowledged))
+        if failed:
+            FAILED.inc(failed)
+            first_error = send_error or next(r for r in results if isinstance(r, BaseException))
+            raise RelayError(f"{failed} event(s) not acknowledged by Kafka: {first_error!r}")
+        return BatchOutcome(published=len(acknowledged), held_back=len(rows) - len(ready))
+
+    async def prune(self, *, limit: int = 10_000) -> int:
+        """Delete published rows older than the retention period; return how many went."""
+        cutoff = datetime.now(UTC) - self._retention
+        total = 0
+        while True:
+            status = await self._pool.execute(_PRUNE, cutoff, limit)
+            deleted = int(status.split()[-1])
+            total += deleted
+            if deleted < limit:
+                break
+        PRUNED.inc(total)
+        return total
+
+    # -- loops -----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                await self._ensure_listener()
+                self._wake.clear()
+                outcome = await self.publish_batch()
+                failures = 0
+                if outcome.published + outcome.held_back >= self._batch_size:
+                    continue  # more may be waiting: drain before sleeping
+                if outcome.held_back:
+                    # Another relay holds earlier rows of a key; it commits within milliseconds.
+                    await asyncio.sleep(0.005)
+                    continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                except TimeoutError:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                failures += 1
+                delay = min(10.0, 0.1 * 2 ** min(failures, 7)) * random.uniform(0.5, 1.0)
+                logger.warning(
+                    "outbox relay round failed; retrying",
+                    extra={"error": repr(error), "retry_in_s": round(delay, 2)},
+                )
+                if isinstance(error, (KafkaError, RelayError)):
+                    await self._close_producer()
+                if isinstance(error, (OSError, asyncpg.PostgresConnectionError)):
+                    await self._close_listener()
+                await asyncio.sleep(delay)
+
+    async def _prune_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self._prune_interval_s * random.uniform(0.8, 1.2))
+            try:
+                await self.prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("outbox prune failed", extra={"error": repr(error)})
+
+    # -- connections -----------------------------------------------------------------------------
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(self._bootstrap_servers, self._request_timeout_ms)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+            RELAY_UP.set(1)
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        RELAY_UP.set(0)
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), self._request_timeout_ms / 1000)
+            except Exception as error:
+                logger.warning("closing the Kafka producer failed", extra={"error": repr(error)})
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        connection = await asyncpg.connect(self._dsn)
+        await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self._listener = connection
+        self._wake.set()  # notifications may have been missed while disconnected
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None and not listener.is_closed():
+            try:
+                await listener.close(timeout=2)
+            except Exception:
+                listener.terminate()
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+
+class RelayError(RuntimeError):
+    """Some events of a batch were not acknowledged; they stay in the outbox for the next round."""
+
+
+async def _in_key_order(
+    conn: asyncpg.Connection, rows: list[asyncpg.Record]
+) -> list[asyncpg.Record]:
+    """The claimed rows that may go now: those with no earlier unpublished row of their key
+    outside this batch (such a row is locked by another relay that has not committed yet)."""
+    claimed = {row["id"] for row in rows}
+    first_foreign: dict[bytes, int] = {}
+    for other in await conn.fetch(_UNPUBLISHED_UP_TO, rows[-1]["id"]):
+        if other["id"] not in claimed:
+            key = other["message_key"]
+            first_foreign[key] = min(other["id"], first_foreign.get(key, other["id"]))
+    if not first_foreign:
+        return list(rows)
+    return [row for row in rows if row["id"] < first_foreign.get(row["message_key"], row["id"] + 1)]
+
+
+def _headers(traceparent: str | None) -> list[tuple[str, bytes]]:
+    headers = [("content-type", CONTENT_TYPE.encode())]
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
+    return headers

@@ -1,0 +1,56 @@
+"""Settings base: every knob of a service, from the environment, with defaults that work locally."""
+
+from __future__ import annotations
+
+from pydantic import Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+class ServiceSettings(BaseSettings):
+    """Knobs every service shares. Subclasses set ``env_prefix`` (``LOOKOUT_<SERVICE>_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOKOUT_", extra="ignore", frozen=True)
+
+    service_name: str = "lookout"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    root_path: str = Field(
+        default="", description="Path prefix the gateway serves this service under"
+    )
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # PostgreSQL: empty means the service owns no PostgreSQL database.
+    database_url: PostgresDsn | None = None
+    database_pool_min: int = Field(default=1, ge=0)
+    database_pool_max: int = Field(default=10, ge=1)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_request_timeout_ms: int = Field(default=5_000, ge=100)
+    kafka_topic_partitions: int = Field(
+        default=6, ge=1, description="Partitions of topics it creates"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Addresses whose X-Forwarded-* headers are trusted (the gateway)",
+    )
+
+    clickhouse_url: str | None = None
+    clickhouse_user: str = "default"
+    clickhouse_password: str = Field(default="", repr=False)
+    clickhouse_database: str = "default"
+
+    # Outbox relay
+    outbox_relay_enabled: bool = True
+    outbox_batch_size: int = Field(default=2_000, ge=1, le=50_000)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    outbox_retention_hours: float = Field(default=72.0, ge=0)
+    outbox_prune_interval_s: float = Field(default=300.0, gt=0)
+
+    # Telemetry: no endpoint means spans are made (trace context still flows) but not exported.
+    otel_exporter_otlp_endpoint: str | None = None
+
+    @property
+    def database_dsn(self) -> str | None:
+        return None if self.database_url is None else str(self.database_url)

@@ -1,0 +1,43 @@
+"""OpenTelemetry: one tracer provider per process, W3C trace context carried from HTTP to Kafka headers."""
+
+from __future__ import annotations
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_configured = False
+
+
+def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
+    """Install a tracer provider. Spans are exported only when an OTLP endpoint is configured."""
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"lookout-{service}"}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces"))
+        )
+    trace.set_tracer_provider(provider)
+    try:
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    except Exception:  # pragma: no cover - instrumentation is best effort, never fatal
+        pass
+    _configured = True
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the active span, to store beside an outbox row."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)

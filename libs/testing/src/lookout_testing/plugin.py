@@ -1,0 +1,58 @@
+"""Pytest plugin: fixtures for the real servers (PostgreSQL, Kafka protocol, ClickHouse, gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiochclient import ChClient
+from lookout_kit.migrate import apply_migrations
+
+from lookout_testing.broker import PrivateBroker
+from lookout_testing.clickhouse import temporary_clickhouse_database
+from lookout_testing.databases import temporary_database
+from lookout_testing.servers import Servers
+from lookout_testing.topics import unique_topic
+
+
+@pytest.fixture(scope="session")
+def servers() -> Servers:
+    return Servers.from_environment()
+
+
+@pytest.fixture
+async def database(servers: Servers) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test alone (dropped after it)."""
+    async with temporary_database(servers.postgres) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def outbox_database(database: str) -> str:
+    """A fresh database with the kit's migrations (the outbox) applied."""
+    await apply_migrations(database, None)
+    return database
+
+
+@pytest.fixture
+def topic() -> str:
+    """A topic name no other test uses."""
+    return unique_topic()
+
+
+@pytest.fixture
+async def private_broker() -> AsyncIterator[PrivateBroker]:
+    """A Tansu broker of this test's own, which the test may stop and start."""
+    broker = PrivateBroker()
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture
+async def clickhouse(servers: Servers) -> AsyncIterator[ChClient]:
+    """A client bound to a fresh ClickHouse database of this test's own (dropped after it)."""
+    async with temporary_clickhouse_database(servers.clickhouse) as client:
+        yield client

@@ -1,0 +1,25 @@
+"""Where the real servers of the test run are: the local stack's defaults, overridable by environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Servers:
+    postgres: str
+    kafka: str
+    clickhouse: str
+    gateway: str
+
+    @classmethod
+    def from_environment(cls) -> Servers:
+        return cls(
+            postgres=os.environ.get(
+                "LOOKOUT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432"
+            ),
+            kafka=os.environ.get("LOOKOUT_TEST_KAFKA", "127.0.0.1:9092"),
+            clickhouse=os.environ.get("LOOKOUT_TEST_CLICKHOUSE", "http://127.0.0.1:8123"),
+            gateway=os.environ.get("LOOKOUT_TEST_GATEWAY", "http://127.0.0.1:8080"),
+        )

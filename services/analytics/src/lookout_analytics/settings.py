@@ -1,0 +1,15 @@
+"""Settings of the analytics service: every knob, from ``LOOKOUT_ANALYTICS_*`` environment variables."""
+
+from __future__ import annotations
+
+from lookout_kit.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOKOUT_ANALYTICS_", extra="ignore", frozen=True)
+
+    service_name: str = "analytics"
+    port: int = 8106
+    root_path: str = "/api/analytics"
+    clickhouse_url: str | None = "http://127.0.0.1:8123"

@@ -1,0 +1,17 @@
+"""The dashboard service's app: the kit's app factory plus this service's routers and subscribers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from lookout_kit.app import create_service_app
+
+from lookout_dashboard.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or Settings(),
+        service_package="lookout_dashboard",
+        title="Lookout dashboard",
+        description="The dashboard service: dashboards, their versions, publishing and sharing.",
+    )

@@ -9,25 +9,28 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from opentelemetry import trace
-
 from lookout_kit.app import Runtime, create_service_app
 from lookout_kit.kafka import create_broker
 from lookout_kit.outbox import publish_in_tx
 from lookout_kit.settings import ServiceSettings
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
+from opentelemetry import trace
 
 from .factories import step_event
 
 
-async def test_request_to_subscriber_in_one_trace(database: str, servers: Servers, topic: str) -> None:
+async def test_request_to_subscriber_in_one_trace(
+    database: str, servers: Servers, topic: str
+) -> None:
     broker = create_broker(servers.kafka)
     received: list[dict[str, Any]] = []
     trace_ids: list[str] = []
     request_trace: list[str] = []
 
-    @broker.subscriber(topic, group_id=f"kittest-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest")
+    @broker.subscriber(
+        topic, group_id=f"kittest-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest"
+    )
     async def on_step(body: dict[str, Any]) -> None:
         received.append(body)
         context = trace.get_current_span().get_span_context()

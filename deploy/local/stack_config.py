@@ -330,7 +330,7 @@ http {{
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header X-Request-ID $lookout_request_id;
         proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-For $remote_addr;  # the edge: never trust a client-sent chain
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Forwarded-Host $http_host;
         proxy_set_header X-Forwarded-Prefix $lookout_forwarded_prefix;

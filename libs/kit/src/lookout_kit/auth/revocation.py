@@ -1,0 +1,144 @@
+"""What identity has revoked since tokens were issued, fed by ``identity.events``.
+
+Access tokens live minutes; identity's events make a revocation effective everywhere within
+seconds: a token is refused when its session was ended, or when it was issued (``iat``) before its
+user was deactivated/deleted/changed, before its role's permissions changed, or before its tenant
+was deleted. Entries older than the longest token lifetime can no longer match a valid token and
+are pruned.
+
+Every replica must see every revocation, so the subscriber reads without a consumer group, from
+the start of the topic: a replica that starts after a revocation still learns of it (events older
+than the retention are skipped cheaply).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from lookout_contracts import ContractError, parse_event
+from lookout_contracts.envelope import Envelope
+from lookout_contracts.topics import events_topic
+
+from lookout_kit.auth.caller import Caller
+
+logger = logging.getLogger("lookout.auth.revocation")
+
+KeyT = TypeVar("KeyT")
+
+_USER_REVOKING = {"user.deactivated", "user.deleted"}
+_ROLE_CHANGING = {"role.updated", "role.deleted", "permission.granted", "permission.revoked"}
+_SESSION_ENDING = {"user.logged_out", "api_key.revoked"}
+
+
+class RevocationCache:
+    """Revocations by session, user, role and tenant, with the time each took effect."""
+
+    def __init__(self, *, retention_s: float = 3_600.0) -> None:
+        self.retention_s = retention_s
+        self._sessions: dict[str, float] = {}
+        self._users: dict[UUID, float] = {}
+        self._roles: dict[UUID, float] = {}
+        self._tenants: dict[UUID, float] = {}
+        self._last_prune = time.time()
+        self.events_seen = 0
+
+    def revoke_session(self, session_id: str, at: float) -> None:
+        self._sessions[session_id] = max(at, self._sessions.get(session_id, at))
+
+    def revoke_user(self, user_id: UUID, at: float) -> None:
+        self._users[user_id] = max(at, self._users.get(user_id, at))
+
+    def change_role(self, role_id: UUID, at: float) -> None:
+        self._roles[role_id] = max(at, self._roles.get(role_id, at))
+
+    def revoke_tenant(self, tenant_id: UUID, at: float) -> None:
+        self._tenants[tenant_id] = max(at, self._tenants.get(tenant_id, at))
+
+    def is_revoked(self, caller: Caller) -> bool:
+        """Is the caller's token revoked (its session ended, or issued before a revocation)?"""
+        if caller.session_id in self._sessions:
+            return True
+        issued = caller.issued_at
+        return (
+            issued < self._users.get(caller.user_id, float("-inf"))
+            or issued < self._roles.get(caller.role_id, float("-inf"))
+            or issued < self._tenants.get(caller.tenant_id, float("-inf"))
+        )
+
+    def is_service_revoked(self, tenant_id: UUID | None, issued_at: float) -> bool:
+        return tenant_id is not None and issued_at < self._tenants.get(tenant_id, float("-inf"))
+
+    def apply(self, event: Envelope[Any]) -> None:
+        """Record what ``event`` revokes, if anything."""
+        at = _epoch(event.time)
+        if time.time() - at > self.retention_s:
+            return  # no token issued before this can still be valid
+        self.events_seen += 1
+        subject_id = event.subject.id
+        if event.type in _USER_REVOKING:
+            self.revoke_user(UUID(subject_id), at)
+        elif event.type == "user.updated" and (
+            {"role_id", "password"} & set(event.data.changed_fields)
+        ):
+            # A new role means new permissions; a new password ends what the old one started.
+            self.revoke_user(UUID(subject_id), at)
+        elif event.type in _SESSION_ENDING:
+            session = event.session_id if event.type == "user.logged_out" else subject_id
+            if session:
+                self.revoke_session(session, at)
+        elif event.type in _ROLE_CHANGING:
+            self.change_role(UUID(subject_id), at)
+        elif event.type == "tenant.deleted":
+            self.revoke_tenant(UUID(subject_id), at)
+        self._prune_now_and_then()
+
+    def _prune_now_and_then(self) -> None:
+        now = time.time()
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        horizon = now - self.retention_s
+        self._sessions = _recent(self._sessions, horizon)
+        self._users = _recent(self._users, horizon)
+        self._roles = _recent(self._roles, horizon)
+        self._tenants = _recent(self._tenants, horizon)
+
+
+def _recent(table: dict[KeyT, float], horizon: float) -> dict[KeyT, float]:
+    return {key: at for key, at in table.items() if at >= horizon}
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def subscribe_revocations(
+    broker: KafkaBroker,
+    cache: RevocationCache,
+    *,
+    topic: str | None = None,
+    from_beginning: bool = True,
+) -> None:
+    """Register on ``broker`` the subscriber that feeds ``cache`` from identity's events.
+
+    Call before the app starts (the kit's factory starts the broker and creates the topic).
+    """
+
+    @broker.subscriber(
+        topic or events_topic("identity"),
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        title="auth-revocations",
+    )
+    async def on_identity_event(message: KafkaMessage) -> None:
+        try:
+            event = parse_event(message.body, ignore_unknown_fields=True)
+        except ContractError as error:
+            # Not ours to dead-letter (ingestion does); a bad event revokes nothing.
+            logger.warning("unreadable identity event", extra={"code": error.code})
+            return
+        cache.apply(event)

@@ -1,0 +1,64 @@
+"""Identity's own check of access tokens: the kit's verification plus the database, which is the
+source of truth here (a revoked session or a deactivated user is refused at once, not in seconds)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from lookout_kit.auth.caller import Caller
+from lookout_kit.auth.dependencies import bearer_scheme
+from lookout_kit.auth.verify import ACCESS, caller_from_claims
+from lookout_kit.errors import Unauthorized
+
+from lookout_identity import repository
+from lookout_identity.components import components_of
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized("invalid or expired token", code="invalid_token")
+
+
+async def identity_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Caller:
+    if credentials is None:
+        raise Unauthorized("a bearer access token is required", code="missing_token")
+    components = components_of(request)
+    claims = await components.verifier.claims(credentials.credentials, token_use=ACCESS)
+    caller = caller_from_claims(claims)
+    async with components.pool.acquire() as conn:
+        if claims.get("via") == "api_key":
+            try:
+                api_key_id = UUID(caller.session_id)
+            except ValueError:
+                raise _refused() from None
+            state = await repository.api_key_state(
+                conn, caller.tenant_id, api_key_id, caller.user_id
+            )
+        else:
+            try:
+                session_id = UUID(caller.session_id)
+            except ValueError:
+                raise _refused() from None
+            state = await repository.session_state(
+                conn, caller.tenant_id, session_id, caller.user_id
+            )
+    now = time.time()
+    if (
+        state is None
+        or state["revoked_at"] is not None
+        or (state["expires_at"] is not None and state["expires_at"].timestamp() <= now)
+        or not state["is_active"]
+        or state["role_id"] != caller.role_id
+        or state["permissions_changed_at"].timestamp() > caller.issued_at
+    ):
+        raise _refused()
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(identity_caller)]

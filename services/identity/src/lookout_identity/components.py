@@ -1,0 +1,48 @@
+"""What identity's use cases share at run time: settings, pool, password hasher, key ring, and the
+verifier of its own tokens. Built at startup, reachable from handlers via ``components_of``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import Request
+from lookout_kit.auth.jwks import JwksCache
+from lookout_kit.auth.verify import TokenVerifier
+
+from lookout_identity.keyring import DatabaseKeySource, KeyRing
+from lookout_identity.passwords import Passwords
+from lookout_identity.settings import Settings
+
+EXTRAS_KEY = "identity"
+
+
+@dataclass
+class Components:
+    settings: Settings
+    pool: asyncpg.Pool
+    passwords: Passwords
+    keyring: KeyRing
+    verifier: TokenVerifier
+
+    @classmethod
+    def build(cls, settings: Settings, pool: asyncpg.Pool) -> Components:
+        keyring = KeyRing(settings, pool)
+        verifier = TokenVerifier(
+            JwksCache(DatabaseKeySource(keyring), min_refetch_interval_s=0.5),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        return cls(
+            settings=settings,
+            pool=pool,
+            passwords=Passwords(settings),
+            keyring=keyring,
+            verifier=verifier,
+        )
+
+
+def components_of(request: Request) -> Components:
+    components = request.app.state.runtime.extras[EXTRAS_KEY]
+    assert isinstance(components, Components)
+    return components

@@ -1,0 +1,111 @@
+"""Sign-up, login, refresh, logout, machine tokens, and the public keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from lookout_kit.auth.conditions import condition_json_schema
+
+from lookout_identity.auth import CurrentCaller
+from lookout_identity.components import components_of
+from lookout_identity.schemas import (
+    ApiKeyTokenRequest,
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    ServiceTokenRequest,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+)
+from lookout_identity.service import accounts
+from lookout_identity.service.common import client_address
+
+router = APIRouter(tags=["auth"])
+
+
+def _address(request: Request) -> str | None:
+    return client_address(None if request.client is None else request.client.host)
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a tenant and its first admin (logged in)",
+    responses={409: {"description": "slug, username or email taken"}, 422: {}},
+)
+async def signup(body: SignupRequest, request: Request) -> SignupResponse:
+    return await accounts.signup(components_of(request), body, _address(request))
+
+
+@router.post(
+    "/auth/login",
+    summary="Log in by username or email",
+    responses={401: {"description": "wrong login or password"}, 429: {"description": "throttled"}},
+)
+async def login(body: LoginRequest, request: Request) -> TokenResponse:
+    return await accounts.login(
+        components_of(request), body.login, body.password, _address(request)
+    )
+
+
+@router.post(
+    "/auth/refresh",
+    summary="Spend a refresh token for a new token pair (a reused one revokes the session)",
+    responses={401: {}},
+)
+async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
+    return await accounts.refresh(components_of(request), body.refresh_token)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End the caller's session",
+    responses={401: {}},
+)
+async def logout(caller: CurrentCaller, request: Request) -> Response:
+    await accounts.logout(components_of(request), caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change the caller's password (ends the user's other sessions)",
+    responses={401: {}, 422: {}},
+)
+async def change_password(
+    body: PasswordChange, caller: CurrentCaller, request: Request
+) -> Response:
+    await accounts.change_password(components_of(request), caller, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/api-key-token",
+    summary="Exchange an API key for a short-lived access token",
+    responses={401: {}},
+)
+async def api_key_token(body: ApiKeyTokenRequest, request: Request) -> TokenResponse:
+    return await accounts.api_key_token(components_of(request), body.api_key)
+
+
+@router.post(
+    "/auth/service-token",
+    summary="A service token for service-to-service calls (client credentials)",
+    responses={401: {}},
+)
+async def service_token(body: ServiceTokenRequest, request: Request) -> TokenResponse:
+    return await accounts.service_token(components_of(request), body.service, body.secret)
+
+
+@router.get("/.well-known/jwks.json", summary="The public keys that verify identity's tokens")
+async def jwks(request: Request) -> dict[str, Any]:
+    return await components_of(request).keyring.jwks()
+
+
+@router.get("/condition-schema", summary="JSON Schema of the permission condition language")
+async def condition_schema() -> dict[str, Any]:
+    return condition_json_schema()

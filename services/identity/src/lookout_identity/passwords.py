@@ -1,0 +1,90 @@
+"""Password hashing (argon2id) and the password policy.
+
+The policy: at least ``password_min_length`` characters (12 by default), at most 128, not
+containing the username or the email's local part, and not one of the commonly used passwords.
+Length beats composition rules (NIST SP 800-63B), so there is no "one digit, one symbol" rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from lookout_identity.settings import Settings
+
+MAX_PASSWORD_LENGTH = 128
+
+_COMMON = frozenset(
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiop12",
+        "passwordpassword",
+        "iloveyou1234",
+        "letmeinletmein",
+        "adminadmin123",
+        "welcome12345",
+        "changeme1234",
+        "qwertyqwerty",
+        "111111111111",
+        "000000000000",
+        "aaaaaaaaaaaa",
+        "abcdefghijkl",
+        "abc123abc123",
+    }
+)
+
+
+class PasswordPolicyError(ValueError):
+    """The password breaks the policy; the message says which rule (never the password)."""
+
+
+class Passwords:
+    """argon2id hashing with the service's parameters; the hash runs in a thread (it is slow on
+    purpose and would otherwise block the event loop)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.min_length = settings.password_min_length
+        self._hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=Type.ID,
+        )
+        # Verified against when the login names no user, so that an unknown login costs the same
+        # time as a wrong password (no user enumeration by timing).
+        self._decoy = self._hasher.hash("decoy password never used")
+
+    def check_policy(self, password: str, *, username: str, email: str) -> None:
+        if len(password) < self.min_length:
+            raise PasswordPolicyError(f"password must have at least {self.min_length} characters")
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise PasswordPolicyError(
+                f"password must have at most {MAX_PASSWORD_LENGTH} characters"
+            )
+        lowered = password.lower()
+        if lowered in _COMMON or len(set(lowered)) < 4:
+            raise PasswordPolicyError("password is too common or too repetitive")
+        for part in (username.lower(), email.split("@", 1)[0].lower()):
+            if len(part) >= 3 and part in lowered:
+                raise PasswordPolicyError("password must not contain the username or email")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Does ``password`` match? A missing hash is checked against a decoy (same cost)."""
+        try:
+            return (
+                await asyncio.to_thread(self._hasher.verify, password_hash or self._decoy, password)
+                and password_hash is not None
+            )
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)

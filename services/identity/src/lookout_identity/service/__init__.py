@@ -1,0 +1,1 @@
+"""Identity's use cases: one transaction each, the state change and its outbox events together."""

@@ -1,0 +1,285 @@
+"""``make bench-ingest``: events/s from the broker into ClickHouse with full validation and mapping,
+beside the same run's ClickHouse-side limit, and event-time→queryable latency at a steady rate.
+
+- Throughput: ``--events`` mixed events are produced first, then ``--consumers`` ingestion
+  consumer processes (the real ``python -m lookout_ingestion.consumer``) read them; the rate is
+  events / (last row queryable - first row queryable), so group joining is not counted.
+- ClickHouse limit: the same events' rows, decoded, mapped and RowBinary-encoded beforehand, are
+  inserted straight (batches of ``--batch-rows``, the three tables in parallel): the ratio says how
+  much of what the server can take the consumer achieves.
+- Latency: ``dashboard.viewed`` events (one ``user_activity`` row each) at a steady ``--rate`` for
+  ``--seconds``; the table's row count is polled every 20 ms and event k counts as queryable when
+  the count reaches k (rows of one partition arrive in order; across partitions this is FIFO
+  within one flush, which is what the figure is about).
+
+Each measurement runs ``--repeats`` times; the median is reported. Everything runs in a ClickHouse
+database and on topics of its own, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lookout_contracts import parse_event
+from lookout_ingestion.clickhouse import ClickHouse
+from lookout_ingestion.encoding import encode_origin, encode_row
+from lookout_ingestion.mapping import COLUMNS, TABLES, map_event
+from lookout_ingestion.migrate import apply_migrations
+from lookout_kit.kafka import ensure_topics
+from lookout_testing.servers import Servers
+
+from bench.report import figure, median, percentile, write
+from tests.ingestion.factories import KINDS, Expected, mixed_events, stamp
+
+REPO = Path(__file__).resolve().parent.parent
+PARTITIONS = 6
+
+
+class Run:
+    """One measurement's own topics, consumer group and ClickHouse database."""
+
+    def __init__(self, servers: Servers, session: aiohttp.ClientSession) -> None:
+        self.servers = servers
+        self.prefix = f"bench_{uuid.uuid4().hex[:10]}"
+        self.database = self.prefix
+        self.clickhouse = ClickHouse(session, url=servers.clickhouse, database=self.database)
+        self.admin = ClickHouse(session, url=servers.clickhouse, database="default")
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def topic(self, source: str) -> str:
+        return f"{self.prefix}.{source}.events"
+
+    async def __aenter__(self) -> Run:
+        await self.admin.execute(f"CREATE DATABASE {self.database}")
+        await apply_migrations(self.clickhouse)
+        await ensure_topics(
+            self.servers.kafka,
+            [self.topic(kind.source) for kind in KINDS],
+            partitions=PARTITIONS,
+        )
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(30)
+        await self.admin.execute(f"DROP DATABASE IF EXISTS {self.database}")
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.servers.kafka)
+        await admin.start()
+        try:
+            await admin.delete_topics([self.topic(kind.source) for kind in KINDS])
+        except Exception as error:  # cleanup only: a broker that cannot delete keeps them
+            print(f"(topics not deleted: {error!r})")
+        finally:
+            await admin.close()
+
+    def start_consumers(self, count: int, batch_rows: int) -> None:
+        env = {
+            **os.environ,
+            "LOOKOUT_INGESTION_KAFKA_BOOTSTRAP_SERVERS": self.servers.kafka,
+            "LOOKOUT_INGESTION_CLICKHOUSE_URL": self.servers.clickhouse,
+            "LOOKOUT_INGESTION_CLICKHOUSE_DATABASE": self.database,
+            "LOOKOUT_INGESTION_CONSUMER_GROUP": self.prefix,
+            "LOOKOUT_INGESTION_TOPIC_PATTERN": f"^{self.prefix}\\.[a-z]+\\.events$",
+            "LOOKOUT_INGESTION_DLQ_TOPIC": f"{self.prefix}.dlq",
+            "LOOKOUT_INGESTION_BATCH_MAX_ROWS": str(batch_rows),
+            "LOOKOUT_INGESTION_LOG_LEVEL": "WARNING",
+        }
+        for _ in range(count):
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "lookout_ingestion.consumer"], env=env, cwd=REPO
+                )
+            )
+
+    async def rows(self, table: str | None = None) -> int:
+        tables = [table] if table else list(TABLES)
+        total = 0
+        for name in tables:
+            found = await self.clickhouse.rows(f"SELECT count() AS n FROM {name}")
+            total += int(found[0]["n"])
+        return total
+
+
+async def produce(
+    kafka: str, run: Run, events: list[tuple[str, bytes, bytes]], rate: float | None = None
+) -> list[float]:
+    """Send the events; return each one's send time (wall clock, as the event's own time)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka,
+        enable_idempotence=False,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    sent: list[float] = []
+    try:
+        chunk = 2_000 if rate is None else max(1, int(rate / 100))
+        started = time.monotonic()
+        for first in range(0, len(events), chunk):
+            futures = []
+            for source, key, value in events[first : first + chunk]:
+                sent.append(time.time())
+                futures.append(await producer.send(run.topic(source), value=value, key=key))
+            await asyncio.gather(*futures)
+            if rate is not None:
+                ahead = (first + chunk) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def encoded_rows(events: list[tuple[str, bytes, bytes]]) -> dict[str, list[bytes]]:
+    rows: dict[str, list[bytes]] = {table: [] for table in TABLES}
+    for offset, (source, _, value) in enumerate(events):
+        origin = encode_origin(f"limit.{source}.events", 0, offset)
+        for table, row in map_event(parse_event(value)):
+            rows[table].append(encode_row(table, row, origin))
+    return rows
+
+
+async def throughput(
+    servers: Servers, session: aiohttp.ClientSession, count: int, consumers: int, batch_rows: int
+) -> tuple[float, float]:
+    """(events/s through the consumers, events/s of straight pre-encoded inserts)."""
+    expected = Expected()
+    events = mixed_events(count, expected)
+    total_rows = sum(expected.rows.values())
+    async with Run(servers, session) as run:
+        await produce(servers.kafka, run, events)
+        run.start_consumers(consumers, batch_rows)
+        first = last = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            rows = await run.rows()
+            now = time.monotonic()
+            if rows and first is None:
+                first = now
+            if rows >= total_rows:
+                last = now
+                break
+            await asyncio.sleep(0.02)
+        assert first is not None and last is not None, "the consumers did not finish"
+        ours = count / (last - first) if last > first else float("inf")
+
+    prepared = encoded_rows(events)
+    async with Run(servers, session) as run:
+        started = time.monotonic()
+
+        async def insert(table: str) -> None:
+            rows = prepared[table]
+            for begin in range(0, len(rows), batch_rows):
+                await run.clickhouse.insert_rowbinary(
+                    table,
+                    COLUMNS[table],  # type: ignore[index]
+                    b"".join(rows[begin : begin + batch_rows]),
+                    query_id=f"bench-{uuid.uuid4().hex}",
+                )
+
+        await asyncio.gather(*(insert(table) for table in TABLES))
+        limit = count / (time.monotonic() - started)
+    return ours, limit
+
+
+async def latency(
+    servers: Servers, session: aiohttp.ClientSession, rate: float, seconds: float
+) -> tuple[float, float]:
+    viewed = next(kind for kind in KINDS if kind.source == "dashboard")
+    count = int(rate * seconds)
+    async with Run(servers, session) as run:
+        run.start_consumers(1, 10_000)
+        # Wait until the consumer is in the group and flushing: one warm-up event.
+        key, value = stamp(viewed)
+        await produce(servers.kafka, run, [("dashboard", key, value)])
+        while await run.rows("user_activity") < 1:
+            await asyncio.sleep(0.05)
+        events = []
+        for _ in range(count):
+            key, value = stamp(viewed)
+            events.append(("dashboard", key, value))
+        seen: list[tuple[float, int]] = []
+
+        async def watch() -> None:
+            while True:
+                rows = await run.rows("user_activity") - 1
+                seen.append((time.time(), rows))
+                if rows >= count:
+                    return
+                await asyncio.sleep(0.02)
+
+        watcher = asyncio.create_task(watch())
+        sent = await produce(servers.kafka, run, events, rate=rate)
+        await asyncio.wait_for(watcher, 120)
+    latencies = []
+    position = 0
+    for index, sent_at in enumerate(sent):
+        while seen[position][1] < index + 1:
+            position += 1
+        latencies.append(seen[position][0] - sent_at)
+    return percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--consumers", type=int, default=1)
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    servers = Servers.from_environment()
+    ours, limits, p50s, p99s = [], [], [], []
+    async with aiohttp.ClientSession() as session:
+        for repeat in range(args.repeats):
+            rate, limit = await throughput(
+                servers, session, args.events, args.consumers, args.batch_rows
+            )
+            ours.append(rate)
+            limits.append(limit)
+            p50, p99 = await latency(servers, session, args.rate, args.seconds)
+            p50s.append(p50)
+            p99s.append(p99)
+            print(
+                f"run {repeat + 1}: {rate:,.0f} events/s (clickhouse limit {limit:,.0f}), "
+                f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms"
+            )
+    ratios = [ours[i] / limits[i] for i in range(len(ours))]
+    write(
+        "ingest",
+        {
+            "events": args.events,
+            "consumers": args.consumers,
+            "batch_rows": args.batch_rows,
+            "latency_rate": args.rate,
+            "latency_seconds": args.seconds,
+            "repeats": args.repeats,
+            "partitions": PARTITIONS,
+        },
+        {
+            "events_per_s": figure(median(ours), "events/s", "higher", target=150_000),
+            "clickhouse_limit_events_per_s": figure(median(limits), "events/s", "higher"),
+            "clickhouse_limit_ratio": figure(median(ratios), "ratio", "higher"),
+            "latency_p50_ms": figure(median(p50s), "ms", "lower"),
+            "latency_p99_ms": figure(median(p99s), "ms", "lower", target=1_500),
+        },
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,77 @@
+"""Batch step: encoded rows per table, with where each came from, plus what the batch's commit
+covers (the next offset of every partition it consumed) and its pending dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from lookout_ingestion.mapping import TABLES, Table
+
+
+@dataclass(slots=True)
+class TableRows:
+    """One table's encoded rows in consumption order, each with its partition and offset."""
+
+    rows: list[bytes] = field(default_factory=list)
+    origins: list[tuple[TopicPartition, int]] = field(default_factory=list)
+
+    def add(self, partition: TopicPartition, offset: int, encoded: bytes) -> None:
+        self.rows.append(encoded)
+        self.origins.append((partition, offset))
+
+    def keep(self, wanted: Any) -> None:
+        """Keep only the rows for which ``wanted(partition, offset)`` holds (order unchanged)."""
+        kept = [
+            (row, origin)
+            for row, origin in zip(self.rows, self.origins, strict=True)
+            if wanted(*origin)
+        ]
+        self.rows = [row for row, _ in kept]
+        self.origins = [origin for _, origin in kept]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(slots=True)
+class Batch:
+    tables: dict[Table, TableRows] = field(
+        default_factory=lambda: {table: TableRows() for table in TABLES}
+    )
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+    """Next offset to consume per partition: what committing this batch commits."""
+    dead_letters: list[asyncio.Future[Any]] = field(default_factory=list)
+    started: float | None = None
+    """Monotonic time of the first record consumed into it (rows or not)."""
+
+    def consumed(self, partition: TopicPartition, next_offset: int) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.positions[partition] = next_offset
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.tables.values())
+
+    def largest_table(self) -> int:
+        return max(len(rows) for rows in self.tables.values())
+
+    def age(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
+
+    def is_empty(self) -> bool:
+        return self.started is None
+
+    def drop(self, partitions: Iterable[TopicPartition]) -> None:
+        """Forget what came from ``partitions`` (revoked: their new owner re-reads them)."""
+        gone = set(partitions)
+        for rows in self.tables.values():
+            rows.keep(lambda partition, _offset: partition not in gone)
+        for partition in gone:
+            self.positions.pop(partition, None)

@@ -1,0 +1,408 @@
+"""The ingestion consumer: decode → validate → map → batch → insert → commit, composed here.
+
+Every ``*.events`` topic (a pattern: new topics join by themselves) is read by one consumer group.
+Each step lives in its own module; this one wires them, owns the rebalance protocol and the
+backpressure, and is the only place that commits offsets. The effectively-once argument is in the
+service's README.
+
+Run standalone with ``python -m lookout_ingestion.consumer`` (the crash tests do); the service
+process runs it as a background task (``app.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import aiohttp
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from lookout_kit.kafka import ensure_topics
+from lookout_kit.log import configure_logging
+
+from lookout_ingestion.batching import Batch
+from lookout_ingestion.clickhouse import ClickHouse
+from lookout_ingestion.dead_letter import DeadLetters
+from lookout_ingestion.decode import Rejected, decode
+from lookout_ingestion.encoding import encode_origin, encode_row
+from lookout_ingestion.insert import INSERT_ERRORS, Backoff, insert_table
+from lookout_ingestion.mapping import Unmappable, map_event
+from lookout_ingestion.metrics import EVENTS, LAG, PAUSED
+from lookout_ingestion.migrate import apply_migrations
+from lookout_ingestion.offsets import StoredOffsets, wait_for_running_inserts
+from lookout_ingestion.settings import Settings
+
+logger = logging.getLogger("lookout.ingestion.consumer")
+
+
+class IngestionConsumer:
+    """One replica's consumer. ``start()``, then ``run()`` until ``stopping``, then ``close()``."""
+
+    def __init__(self, settings: Settings, stopping: asyncio.Event) -> None:
+        if not settings.clickhouse_url:
+            raise ValueError("the ingestion consumer needs clickhouse_url")
+        self._settings = settings
+        self._stopping = stopping
+        self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self._query_id_prefix = (
+            f"lookout-ingestion:{settings.consumer_group}:{settings.clickhouse_database}:"
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._clickhouse: ClickHouse | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._dead_letters: DeadLetters | None = None
+        self._stored = StoredOffsets()
+        self._owned: set[TopicPartition] = set()
+        self._generation = 0
+        """Bumped at every revocation: a flush of an older generation stores and commits nothing more."""
+        self._batch = Batch()
+        self._flushing: asyncio.Task[None] | None = None
+        self._inflight_rows = 0
+        self._paused = False
+        self._committed: dict[TopicPartition, int] = {}
+        self._lag_task: asyncio.Task[None] | None = None
+
+    # Lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self._settings
+        assert settings.clickhouse_url is not None
+        self._session = aiohttp.ClientSession()
+        self._clickhouse = ClickHouse(
+            self._session,
+            url=settings.clickhouse_url,
+            database=settings.clickhouse_database,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password,
+            timeout_s=settings.insert_timeout_s,
+        )
+        await apply_migrations(self._clickhouse)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [settings.dlq_topic],
+            partitions=settings.kafka_topic_partitions,
+        )
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_idempotence=False,  # the local broker (Tansu) has no idempotent producer
+            acks="all",
+            linger_ms=5,
+        )
+        await self._producer.start()
+        self._dead_letters = DeadLetters(self._producer, settings.dlq_topic)
+        # The client's default request timeout (40 s) stays: a JoinGroup legitimately waits for the
+        # whole group's rebalance.
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=settings.metadata_max_age_ms,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=max(100, settings.session_timeout_ms // 3),
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(pattern=settings.topic_pattern, listener=_Rebalance(self))
+        self._lag_task = asyncio.create_task(self._report_lag())
+        logger.info(
+            "ingestion consumer started",
+            extra={"group": settings.consumer_group, "pattern": settings.topic_pattern},
+        )
+
+    async def close(self) -> None:
+        """Flush and commit what is buffered (bounded in time), then leave the group."""
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+        if self._consumer is not None and self._clickhouse is not None:
+            try:
+                await asyncio.wait_for(self._drain(), self._settings.revoke_flush_timeout_s)
+            except TimeoutError:
+                logger.warning("stopping with unflushed rows: they will be read again")
+            except (*INSERT_ERRORS, KafkaError) as error:
+                logger.warning("final flush failed", extra={"error": repr(error)})
+            self._generation += 1
+            await self._wait_for_own_inserts()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._session is not None:
+            await self._session.close()
+        logger.info("ingestion consumer stopped")
+
+    # The pipeline -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        assert self._consumer is not None
+        settings = self._settings
+        while not self._stopping.is_set():
+            self._collect_flush()
+            if self._flush_due():
+                self._start_flush()
+            self._apply_backpressure()
+            wait_ms = 50 if self._paused else 100
+            fetched = await self._consumer.getmany(
+                timeout_ms=wait_ms, max_records=settings.fetch_max_records
+            )
+            for partition, records in fetched.items():
+                await self._ingest(partition, records)
+
+    async def _ingest(
+        self, partition: TopicPartition, records: list[ConsumerRecord[Any, Any]]
+    ) -> None:
+        """decode → validate → map → encode each record into the open batch."""
+        if partition not in self._owned:
+            return  # fetched before its revocation; the new owner reads it from the commit
+        assert self._dead_letters is not None
+        batch, generation = self._batch, self._generation
+        stored = self._stored
+        threshold = stored.threshold(partition)
+        topic, number = partition.topic, partition.partition
+        ingested = skipped = 0
+        for record in records:
+            event = decode(record.value)
+            offset = record.offset
+            try:
+                rows = [] if isinstance(event, Rejected) else map_event(event)
+            except Unmappable as error:
+                event = Rejected(str(error), Unmappable.code)
+            if isinstance(event, Rejected):
+                batch.dead_letters.append(await self._dead_letters.send(record, event))
+                if generation != self._generation:
+                    return  # revoked meanwhile: this batch is gone; re-read after assignment
+                EVENTS.labels("dead_lettered").inc()
+            else:
+                origin = encode_origin(topic, number, offset)
+                for table, row in rows:
+                    if offset <= threshold and offset <= stored.stored(table, partition):
+                        skipped += 1  # stored before a restart or rebalance
+                        continue
+                    batch.tables[table].add(partition, offset, encode_row(table, row, origin))
+                ingested += 1
+            batch.consumed(partition, offset + 1)
+        EVENTS.labels("ingested").inc(ingested)
+        if skipped:
+            EVENTS.labels("skipped_rows").inc(skipped)
+
+    def _flush_due(self) -> bool:
+        batch, settings = self._batch, self._settings
+        return (
+            self._flushing is None
+            and not batch.is_empty()
+            and (
+                batch.largest_table() >= settings.batch_max_rows
+                or batch.row_count >= settings.max_buffered_rows // 2
+                or batch.age() >= settings.batch_max_age_s
+            )
+        )
+
+    def _start_flush(self) -> None:
+        assert self._flushing is None, "one flush at a time keeps each partition's rows in order"
+        batch, self._batch = self._batch, Batch()
+        self._inflight_rows = batch.row_count
+        self._flushing = asyncio.create_task(self._flush(batch, self._generation))
+
+    def _collect_flush(self) -> None:
+        task = self._flushing
+        if task is not None and task.done():
+            self._flushing = None
+            self._inflight_rows = 0
+            task.result()  # a flush that failed for good (a dead letter not sent) stops the consumer
+
+    async def _flush(self, batch: Batch, generation: int) -> None:
+        """insert every table's rows (together), await the dead letters, then commit."""
+        assert self._clickhouse is not None and self._consumer is not None
+
+        def owned(partition: TopicPartition) -> bool:
+            return self._generation == generation and partition in self._owned
+
+        clickhouse = self._clickhouse
+        await asyncio.gather(
+            *(
+                insert_table(
+                    clickhouse,
+                    table,
+                    rows,
+                    stored=self._stored,
+                    owned=owned,
+                    backoff=self._backoff,
+                    query_id_prefix=self._query_id_prefix,
+                )
+                for table, rows in batch.tables.items()
+                if rows
+            )
+        )
+        if batch.dead_letters:
+            await asyncio.gather(*batch.dead_letters)
+        offsets = {
+            partition: OffsetAndMetadata(position, "")
+            for partition, position in batch.positions.items()
+            if owned(partition)
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:
+            # The rows are stored: whoever reads these offsets again skips them.
+            logger.warning("commit failed", extra={"error": repr(error)})
+            return
+        for partition, committed in offsets.items():
+            self._committed[partition] = committed.offset
+
+    async def _drain(self) -> None:
+        """Flush until nothing is buffered: the open batch and any flush in flight."""
+        while True:
+            task = self._flushing
+            if task is not None:
+                await asyncio.shield(task)
+                if self._flushing is task:
+                    self._flushing = None
+                    self._inflight_rows = 0
+                continue
+            if self._batch.is_empty():
+                return
+            self._start_flush()
+
+    def _apply_backpressure(self) -> None:
+        """Pause fetching while the unflushed rows exceed the bound; resume below it."""
+        assert self._consumer is not None
+        full = self._batch.row_count + self._inflight_rows >= self._settings.max_buffered_rows
+        if full and not self._paused:
+            self._consumer.pause(*self._consumer.assignment())
+            self._paused = True
+            PAUSED.set(1)
+        elif not full and self._paused:
+            self._consumer.resume(*self._consumer.assignment())
+            self._paused = False
+            PAUSED.set(0)
+
+    # Rebalances ---------------------------------------------------------------------------------
+
+    async def _wait_for_own_inserts(self) -> None:
+        """Wait until no INSERT of this process is on the wire (each is bounded by its timeout)."""
+        assert self._clickhouse is not None
+        while self._clickhouse.inserts_in_flight:
+            await asyncio.sleep(0.05)
+
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        try:
+            await asyncio.wait_for(self._drain(), self._settings.revoke_flush_timeout_s)
+        except TimeoutError:
+            logger.warning("revocation before the last flush ended: its partitions re-read")
+        # From here this process stores nothing more for the revoked partitions: older flushes
+        # drop their rows at their next attempt, and the attempt on the wire ends first.
+        self._generation += 1
+        self._owned.difference_update(revoked)
+        self._batch.drop(revoked)
+        await self._wait_for_own_inserts()
+        self._stored.forget(revoked)
+        for partition in revoked:
+            self._committed.pop(partition, None)
+            try:
+                LAG.remove(partition.topic, str(partition.partition))
+            except KeyError:
+                pass  # never measured
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self._clickhouse is not None
+        attempt = 0
+        while True:
+            try:
+                await wait_for_running_inserts(self._clickhouse, self._query_id_prefix)
+                await self._stored.load(self._clickhouse, assigned)
+                break
+            except INSERT_ERRORS as error:
+                logger.warning("clickhouse unavailable at assignment", extra={"error": repr(error)})
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+        self._owned.update(assigned)
+        self._paused = False
+        PAUSED.set(0)
+        logger.info("partitions assigned", extra={"partitions": len(assigned)})
+
+    # Lag ----------------------------------------------------------------------------------------
+
+    async def _report_lag(self) -> None:
+        assert self._consumer is not None
+        while True:
+            await asyncio.sleep(self._settings.lag_interval_s)
+            partitions = list(self._consumer.assignment())
+            if not partitions:
+                continue
+            try:
+                ends = await self._consumer.end_offsets(partitions)
+                for partition in partitions:
+                    if partition not in self._committed:
+                        committed = await self._consumer.committed(partition)
+                        self._committed[partition] = committed or 0
+                    lag = max(0, ends[partition] - self._committed[partition])
+                    LAG.labels(partition.topic, str(partition.partition)).set(lag)
+            except KafkaError as error:
+                logger.info("lag not measured", extra={"error": repr(error)})
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: IngestionConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._owner.on_assigned(assigned)
+
+
+async def run_consumer(settings: Settings, stopping: asyncio.Event) -> None:
+    """Run a consumer until ``stopping``; after a failure (broker or ClickHouse unreachable at
+    start, a dead letter that could not be sent), start a fresh one after a pause: nothing is
+    committed past what is stored, so a restart from the committed offsets loses nothing."""
+    backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+    attempt = 0
+    while not stopping.is_set():
+        consumer = IngestionConsumer(settings, stopping)
+        try:
+            await consumer.start()
+            attempt = 0
+            await consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("ingestion consumer failed; restarting")
+        finally:
+            await consumer.close()
+        if not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), backoff.delay(attempt) + 0.5)
+            except TimeoutError:
+                pass
+            attempt += 1
+
+
+def main() -> None:
+    """``python -m lookout_ingestion.consumer``: one consumer, no HTTP; SIGTERM flushes and stops."""
+    settings = Settings()
+    configure_logging(f"{settings.service_name}-consumer", settings.log_level)
+
+    async def serve() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await run_consumer(settings, stopping)
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Map step: one validated event → its rows, by table (the mapping table is in the README).
+
+A row is a tuple in the table's insert column order (``COLUMNS``), without the Kafka origin columns
+(``_topic``, ``_partition``, ``_offset``), which the encoder appends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final, Literal
+
+from lookout_contracts import Envelope
+from lookout_contracts.events.datasource import QueryExecutedV1
+
+Table = Literal["dashboard_events", "query_metrics", "user_activity"]
+TABLES: Final[tuple[Table, ...]] = ("dashboard_events", "query_metrics", "user_activity")
+
+ORIGIN_COLUMNS: Final = ("_topic", "_partition", "_offset")
+COLUMNS: Final[dict[Table, tuple[str, ...]]] = {
+    "dashboard_events": (
+        "event_id",
+        "dashboard_id",
+        "user_id",
+        "tenant_id",
+        "event_type",
+        "event_data",
+        "timestamp",
+        *ORIGIN_COLUMNS,
+    ),
+    "query_metrics": (
+        "query_id",
+        "user_id",
+        "tenant_id",
+        "data_source_id",
+        "query_text",
+        "execution_time_ms",
+        "rows_returned",
+        "bytes_returned",
+        "timestamp",
+        "status",
+        *ORIGIN_COLUMNS,
+    ),
+    "user_activity": (
+        "activity_id",
+        "user_id",
+        "tenant_id",
+        "session_id",
+        "activity_type",
+        "resource_type",
+        "resource_id",
+        "timestamp",
+        *ORIGIN_COLUMNS,
+    ),
+}
+
+NO_USER: Final = uuid.UUID(int=0)
+"""``user_id`` of a row whose event has no actor (the column is a non-nullable UUID)."""
+
+Row = tuple[Any, ...]
+
+DATETIME_MAX: Final = 2**32 - 1
+"""ClickHouse ``DateTime`` is a UInt32 of seconds: 1970-01-01 to 2106-02-07."""
+
+
+class Unmappable(ValueError):
+    """A valid event that no row can hold (its time is outside ``DateTime``): dead-lettered."""
+
+    code: Final = "unmappable"
+
+
+def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
+    """The rows ``event`` contributes, at most one per table; none is a valid outcome.
+
+    Raises ``Unmappable`` for an event whose time a ``DateTime`` cannot hold."""
+    rows: list[tuple[Table, Row]] = []
+    timestamp = int(event.time.timestamp())
+    if not 0 <= timestamp <= DATETIME_MAX:
+        raise Unmappable("time outside ClickHouse DateTime (1970-01-01 to 2106-02-07)")
+    actor = event.actor_id
+    subject = event.subject
+    if subject.type == "dashboard":
+        rows.append(
+            (
+                "dashboard_events",
+                (
+                    event.id,
+                    uuid.UUID(subject.id),
+                    actor or NO_USER,
+                    event.tenant_id,
+                    event.type,
+                    event.data.model_dump_json(),
+                    timestamp,
+                ),
+            )
+        )
+    data = event.data
+    if isinstance(data, QueryExecutedV1):
+        rows.append(
+            (
+                "query_metrics",
+                (
+                    data.query_id,
+                    actor or NO_USER,
+                    event.tenant_id,
+                    data.data_source_id,
+                    data.query_text,
+                    data.execution_time_ms,
+                    data.rows_returned,
+                    data.bytes_returned,
+                    timestamp,
+                    data.status,
+                ),
+            )
+        )
+    if actor is not None:
+        rows.append(
+            (
+                "user_activity",
+                (
+                    event.id,
+                    actor,
+                    event.tenant_id,
+                    event.session_id or "",
+                    event.type,
+                    subject.type,
+                    subject.id,
+                    timestamp,
+                ),
+            )
+        )
+    return rows

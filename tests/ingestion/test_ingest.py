@@ -1,0 +1,152 @@
+"""Events into ClickHouse through the real broker and server: exact rows, dead letters, replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from random import Random
+
+import aiohttp
+from lookout_contracts.headers import (
+    DLQ_CODE_HEADER,
+    DLQ_ORIGINAL_TOPIC_HEADER,
+    DLQ_REASON_HEADER,
+)
+from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError
+from lookout_ingestion.mapping import TABLES
+from lookout_testing.topics import TopicCapture
+from lookout_testing.waiting import wait_until
+
+from tests.ingestion.conftest import (
+    Pipeline,
+    PrivateClickHouse,
+    pipeline_clickhouse,
+    produce,
+    stop_process,
+)
+from tests.ingestion.factories import Expected, mixed_events
+
+
+def exact(expected: Expected) -> dict[str, tuple[int, int]]:
+    return {table: (expected.rows[table], expected.rows[table]) for table in TABLES}
+
+
+async def test_100k_events_land_exactly_once(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    expected = Expected()
+    events = mixed_events(100_000, expected)
+    consumer = pipeline.start_consumer()
+    await produce(pipeline.kafka, pipeline, events)
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
+    stop_process(consumer, signal.SIGTERM)
+    assert consumer.returncode == 0
+
+
+async def test_bad_events_go_to_the_dead_letter_topic_and_neighbours_arrive(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    expected = Expected()
+    valid = mixed_events(4, expected)
+    key = b"one-partition-for-all"
+    bad = {
+        b"{not json": "invalid_json",
+        b'{"id":"9a3c1f9e-0d4b-4a8e-9c55-1f0b8a6d2e11","type":"thing.happened","version":1}': "unknown_event_type",
+        valid[0][2].replace(b'"version":2', b'"version":0'): "invalid_data",
+    }
+    events = []
+    for (source, _, value), bad_value in zip(valid, [*bad, None], strict=True):
+        events.append((source, key, value))
+        if bad_value is not None:
+            events.append(("dashboard", key, bad_value))
+    pipeline.start_consumer()
+    await produce(pipeline.kafka, pipeline, events)
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    assert await pipeline.wait_for_rows(clickhouse, expected) == exact(expected)
+    async with TopicCapture(pipeline.kafka, pipeline.dlq_topic) as capture:
+        records = await capture.wait_for(3)
+        await capture.settle()
+    assert [record.value for record in records] == list(bad)
+    for record, code in zip(records, bad.values(), strict=True):
+        headers = {name: value.decode() for name, value in record.headers}
+        assert headers[DLQ_CODE_HEADER] == code
+        assert headers[DLQ_REASON_HEADER]
+        assert headers[DLQ_ORIGINAL_TOPIC_HEADER] == pipeline.topic("dashboard")
+        assert record.key == key
+
+
+async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    expected = Expected()
+    events = mixed_events(100_000, expected)
+    # Small, frequent flushes: more kills land mid-insert or between an insert and its commit.
+    settings = {"batch_max_rows": "3000", "batch_max_age_s": "0.2"}
+    producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=6_000))
+    random = Random(7)
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    for _ in range(6):
+        consumer = pipeline.start_consumer(**settings)
+        stored = sum(rows for rows, _ in (await pipeline.counts(clickhouse)).values())
+
+        async def storing(stored: int = stored) -> bool:
+            # The group waits out the killed member's session first: kill only a working consumer.
+            now = sum(rows for rows, _ in (await pipeline.counts(clickhouse)).values())
+            return now > stored or now == sum(expected.rows.values())
+
+        await wait_until(storing, timeout=30, interval=0.05, message="the consumer storing rows")
+        await asyncio.sleep(random.uniform(0.0, 1.5))
+        consumer.kill()
+        await asyncio.to_thread(consumer.wait)
+    await producing
+    before = await pipeline.counts(clickhouse)
+    assert sum(rows for rows, _ in before.values()) > 0  # the killed consumers made progress
+    final = pipeline.start_consumer(**settings)
+    assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
+    stop_process(final)
+
+
+async def test_two_replicas_one_stopped_mid_run(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    expected = Expected()
+    events = mixed_events(40_000, expected)
+    first, second = pipeline.start_consumer(), pipeline.start_consumer()
+    producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=5_000))
+    await asyncio.sleep(4)
+    stop_process(second, signal.SIGTERM)
+    assert second.returncode == 0
+    await producing
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
+    stop_process(first)
+
+
+async def test_clickhouse_stopped_30s_under_load(
+    pipeline: Pipeline, private_clickhouse: PrivateClickHouse, ch_session: aiohttp.ClientSession
+) -> None:
+    pipeline.clickhouse_url = private_clickhouse.url
+    admin = ClickHouse(ch_session, url=private_clickhouse.url, database="default")
+    await admin.execute(f"CREATE DATABASE {pipeline.database}")
+    expected = Expected()
+    events = mixed_events(50_000, expected)
+    # A low bound on buffered rows: the outage must pause fetching, not fill memory.
+    consumer = pipeline.start_consumer(max_buffered_rows="20000", batch_max_rows="5000")
+    producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=1_400))
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+
+    async def flowing() -> bool:
+        try:
+            return sum(rows for rows, _ in (await pipeline.counts(clickhouse)).values()) > 0
+        except ClickHouseError:
+            return False
+
+    await wait_until(flowing, timeout=30, message="first rows before the outage")
+    await private_clickhouse.stop()
+    await asyncio.sleep(30)
+    assert consumer.poll() is None, "the consumer survives the outage"
+    await private_clickhouse.start()
+    await producing
+    assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
+    stop_process(consumer)

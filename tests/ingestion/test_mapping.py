@@ -1,0 +1,141 @@
+"""The pure steps: mapping (every event type, by hypothesis), decoding and RowBinary encoding."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lookout_contracts import all_event_specs, make_event
+from lookout_contracts.events.dashboard import DashboardViewedV1
+from lookout_ingestion.decode import Rejected, decode
+from lookout_ingestion.encoding import encode_origin, encode_row, encode_string, encode_uuid
+from lookout_ingestion.mapping import COLUMNS, NO_USER, Unmappable, map_event
+
+from tests.contracts.strategies import data_dicts
+
+SPECS = all_event_specs()
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Any:
+    spec = draw(st.sampled_from(SPECS))
+    data = spec.data_model.model_validate(draw(data_dicts(spec)))
+    subject = draw(st.uuids())
+    if spec.type == "query.executed":
+        subject = data.query_id  # type: ignore[attr-defined]
+    session = draw(st.text(min_size=1, max_size=20)) if spec.session_required else None
+    return make_event(
+        spec.type,
+        version=spec.version,
+        tenant_id=draw(st.uuids()),
+        subject_id=subject,
+        actor_id=draw(st.none() | st.uuids()),
+        session_id=session,
+        data=data,
+        time=draw(
+            st.datetimes(
+                min_value=datetime(1970, 1, 2),
+                max_value=datetime(2100, 1, 1),
+                timezones=st.just(UTC),
+            )
+        ),
+    )
+
+
+@given(events())
+@settings(max_examples=300, deadline=None)
+def test_mapping_follows_the_table(event: Any) -> None:
+    rows = dict(map_event(event))
+    expected = set()
+    if event.subject.type == "dashboard":
+        expected.add("dashboard_events")
+    if event.type == "query.executed":
+        expected.add("query_metrics")
+    if event.actor_id is not None:
+        expected.add("user_activity")
+    assert set(rows) == expected
+    for table, row in rows.items():
+        assert len(row) == len(COLUMNS[table]) - 3  # the origin columns come from the encoder
+        assert row[-1 if table != "query_metrics" else -2] == int(event.time.timestamp())
+        encoded = encode_row(table, row, encode_origin("t.events", 1, 2))
+        assert encoded.endswith(encode_origin("t.events", 1, 2))
+    if "dashboard_events" in rows:
+        event_id, dashboard_id, user_id, tenant_id, event_type, event_data, _ = rows[
+            "dashboard_events"
+        ]
+        assert (event_id, str(dashboard_id), tenant_id, event_type) == (
+            event.id,
+            event.subject.id,
+            event.tenant_id,
+            event.type,
+        )
+        assert user_id == (event.actor_id or NO_USER)
+        assert event_data == event.data.model_dump_json()
+    if "query_metrics" in rows:
+        row = rows["query_metrics"]
+        assert row[0] == event.data.query_id and row[3] == event.data.data_source_id
+        assert row[5:8] == (
+            event.data.execution_time_ms,
+            event.data.rows_returned,
+            event.data.bytes_returned,
+        )
+    if "user_activity" in rows:
+        assert rows["user_activity"][:7] == (
+            event.id,
+            event.actor_id,
+            event.tenant_id,
+            event.session_id or "",
+            event.type,
+            event.subject.type,
+            event.subject.id,
+        )
+
+
+def test_an_event_beyond_datetime_is_unmappable() -> None:
+    event = make_event(
+        "dashboard.viewed",
+        tenant_id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        actor_id=uuid.uuid4(),
+        session_id="s",
+        data=DashboardViewedV1(version=1),
+        time=datetime(2200, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(Unmappable):
+        map_event(event)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (None, "empty"),
+        (b"", "empty"),
+        (b"{", "invalid_json"),
+        (b"[]", "invalid_envelope"),
+        (b'{"type": "no.such_thing"}', "unknown_event_type"),
+    ],
+)
+def test_decode_rejects_with_a_code(value: bytes | None, code: str) -> None:
+    rejected = decode(value)
+    assert isinstance(rejected, Rejected) and rejected.code == code and rejected.reason
+
+
+def test_rowbinary_uuid_is_two_little_endian_halves() -> None:
+    value = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+    assert encode_uuid(value) == bytes.fromhex("7766554433221100ffeeddccbbaa9988")
+
+
+@pytest.mark.parametrize("length", [0, 1, 127, 128, 300, 16_384, 100_000])
+def test_rowbinary_string_has_a_leb128_length(length: int) -> None:
+    encoded = encode_string("x" * length)
+    prefix = encoded[: len(encoded) - length]
+    decoded, shift = 0, 0
+    for byte in prefix:
+        decoded |= (byte & 0x7F) << shift
+        shift += 7
+    assert decoded == length and all(byte & 0x80 for byte in prefix[:-1])
+    assert not prefix[-1] & 0x80

@@ -1,0 +1,48 @@
+"""The migrations and the analytics-style queries run on current ClickHouse too (chdb: 26.x
+embedded), not only on the local 18.16, which the other tests use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lookout_ingestion.migrate import migration_files, statements
+
+chdb = pytest.importorskip("chdb")
+from chdb import session as chdb_session  # noqa: E402
+
+QUERIES = [
+    "SELECT tenant_id, dashboard_id, count() AS views, uniqExact(user_id) AS viewers "
+    "FROM dashboard_events WHERE event_type = 'dashboard.viewed' AND date >= today() - 30 "
+    "GROUP BY tenant_id, dashboard_id ORDER BY views DESC LIMIT 10",
+    "SELECT data_source_id, quantile(0.95)(execution_time_ms) AS p95, sum(rows_returned) "
+    "FROM query_metrics WHERE tenant_id = toUUID('00000000-0000-0000-0000-000000000001') "
+    "GROUP BY data_source_id",
+    "SELECT toStartOfHour(timestamp) AS hour, activity_type, count() FROM user_activity "
+    "GROUP BY hour, activity_type ORDER BY hour",
+    "SELECT _topic, _partition, maxMerge(max_offset) AS stored FROM user_activity_offsets "
+    "WHERE _topic IN ('identity.events') GROUP BY _topic, _partition",
+]
+
+
+def test_migrations_and_queries_run_on_current_clickhouse(tmp_path: Path) -> None:
+    db = chdb_session.Session(str(tmp_path / "chdb"))
+    try:
+        db.query("CREATE DATABASE IF NOT EXISTS lookout")
+        db.query("USE lookout")
+        for _ in range(2):  # twice: every statement is idempotent
+            for _version, sql in migration_files():
+                for statement in statements(sql):
+                    db.query(statement)
+        db.query(
+            "INSERT INTO user_activity (activity_id, user_id, tenant_id, session_id, activity_type,"
+            " resource_type, resource_id, timestamp, _topic, _partition, _offset) VALUES "
+            "(generateUUIDv4(), generateUUIDv4(), generateUUIDv4(), 's', 'user.logged_in', 'user',"
+            " 'u', now(), 'identity.events', 2, 41)"
+        )
+        for query in QUERIES:
+            db.query(query)
+        stored = db.query(QUERIES[-1], "CSV").bytes().decode().strip()
+        assert stored == '"identity.events",2,41'
+    finally:
+        db.close()

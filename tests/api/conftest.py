@@ -1,4 +1,4 @@
-"""Identity's part of the API fuzz: its endpoints are fuzzed with a valid token, not only 401s.
+"""Authenticated fuzzing: identity's and dashboard's endpoints get a valid token, not only 401s.
 
 A tenant of the fuzz's own is signed up once through the gateway; its admin's API key is exchanged
 for short-lived access tokens (an API-key token survives whatever the fuzzer does: logging out or
@@ -49,11 +49,19 @@ def _fuzz_api_key() -> str:
     return _api_key["key"]
 
 
+# Services whose endpoints the fuzz calls with a token of the fuzz tenant's admin.
+_AUTHENTICATED = ("/api/identity", "/api/dashboard")
+
+
+def _authenticated(case: schemathesis.Case) -> bool:
+    base_url = case.operation.base_url or ""
+    return any(base_url.endswith(prefix) for prefix in _AUTHENTICATED)
+
+
 @schemathesis.auth(refresh_interval=60)
-class IdentityToken:
+class FuzzToken:
+    # Always fetch a token (the cached value is shared by every service's cases); ``set`` decides.
     def get(self, case: schemathesis.Case, context: Any) -> str | None:
-        if _IDENTITY_PATH not in (case.operation.base_url or ""):
-            return None
         response = httpx.post(
             f"{_identity_base()}/auth/api-key-token",
             json={"api_key": _fuzz_api_key()},
@@ -63,6 +71,6 @@ class IdentityToken:
         return str(response.json()["access_token"])
 
     def set(self, case: schemathesis.Case, data: str | None, context: Any) -> None:
-        if data is None or _IDENTITY_PATH not in (case.operation.base_url or ""):
+        if data is None or not _authenticated(case):
             return
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -1,0 +1,424 @@
+"""The dashboard service's SQL: the only module that speaks to its database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from lookout_kit.auth.conditions import Conditions
+
+DASHBOARD_COLUMNS = (
+    "id, name, description, tenant_id, owner_id, layout, components, filters, tags, is_public, "
+    "version, created_at, updated_at, published_at"
+)
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    id: UUID
+    name: str
+    description: str | None
+    tenant_id: UUID
+    owner_id: UUID
+    layout: dict[str, Any]
+    components: list[Any]
+    filters: list[Any] | None
+    tags: list[str]
+    is_public: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, record: asyncpg.Record) -> DashboardRow:
+        return cls(**{key: record[key] for key in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Content:
+    """The versioned part of a dashboard."""
+
+    name: str
+    description: str | None
+    layout: dict[str, Any]
+    components: list[Any]
+    filters: list[Any] | None
+    tags: list[str]
+    is_public: bool
+
+
+async def insert_dashboard(
+    conn: asyncpg.Connection, *, tenant_id: UUID, owner_id: UUID, content: Content
+) -> DashboardRow:
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO dashboards (name, description, tenant_id, owner_id, layout, components, filters,
+                                tags, is_public)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        RETURNING {DASHBOARD_COLUMNS}
+        """,
+        content.name,
+        content.description,
+        tenant_id,
+        owner_id,
+        content.layout,
+        content.components,
+        content.filters,
+        content.tags,
+        content.is_public,
+    )
+    return DashboardRow.of(record)
+
+
+async def get_dashboard(
+    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, *, for_update: bool = False
+) -> DashboardRow | None:
+    lock = " FOR UPDATE" if for_update else ""
+    record = await conn.fetchrow(
+        f"SELECT {DASHBOARD_COLUMNS} FROM dashboards WHERE tenant_id = $1 AND id = $2{lock}",
+        tenant_id,
+        dashboard_id,
+    )
+    return None if record is None else DashboardRow.of(record)
+
+
+async def update_content(
+    conn: asyncpg.Connection,
+    tenant_id: UUID,
+    dashboard_id: UUID,
+    *,
+    expected_version: int,
+    content: Content,
+) -> DashboardRow | None:
+    """Write new content as version + 1 if the dashboard is still at ``expected_version``."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE dashboards
+        SET name = $4, description = $5, layout = $6, components = $7, filters = $8, tags = $9,
+            is_public = $10, version = version + 1, updated_at = NOW()
+        WHERE tenant_id = $1 AND id = $2 AND version = $3
+        RETURNING {DASHBOARD_COLUMNS}
+        """,
+        tenant_id,
+        dashboard_id,
+        expected_version,
+        content.name,
+        content.description,
+        content.layout,
+        content.components,
+        content.filters,
+        content.tags,
+        content.is_public,
+    )
+    return None if record is None else DashboardRow.of(record)
+
+
+async def set_published(
+    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, published: bool
+) -> DashboardRow | None:
+    record = await conn.fetchrow(
+        f"""
+        UPDATE dashboards
+        SET published_at = CASE WHEN $3 THEN coalesce(published_at, NOW()) ELSE NULL END,
+            updated_at = NOW()
+        WHERE tenant_id = $1 AND id = $2
+        RETURNING {DASHBOARD_COLUMNS}
+        """,
+        tenant_id,
+        dashboard_id,
+        published,
+    )
+    return None if record is None else DashboardRow.of(record)
+
+
+async def delete_dashboard(conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID) -> bool:
+    status = await conn.execute(
+        "DELETE FROM dashboards WHERE tenant_id = $1 AND id = $2", tenant_id, dashboard_id
+    )
+    return bool(status != "DELETE 0")
+
+
+async def insert_version(conn: asyncpg.Connection, row: DashboardRow, *, created_by: UUID) -> None:
+    """Keep ``row`` as it is now as its version's history entry."""
+    await conn.execute(
+        """
+        INSERT INTO dashboard_versions (dashboard_id, version, name, description, layout, components,
+                                        filters, tags, is_public, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        row.id,
+        row.version,
+        row.name,
+        row.description,
+        row.layout,
+        row.components,
+        row.filters,
+        row.tags,
+        row.is_public,
+        created_by,
+    )
+
+
+async def list_versions(
+    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """
+            SELECT v.version, v.name, v.created_by, v.created_at
+            FROM dashboard_versions v
+            JOIN dashboards d ON d.id = v.dashboard_id
+            WHERE d.tenant_id = $1 AND v.dashboard_id = $2
+            ORDER BY v.version DESC
+            """,
+            tenant_id,
+            dashboard_id,
+        )
+    )
+
+
+async def get_version(
+    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, version: int
+) -> asyncpg.Record | None:
+    record: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT v.version, v.name, v.description, v.layout, v.components, v.filters, v.tags,
+               v.is_public, v.created_by, v.created_at
+        FROM dashboard_versions v
+        JOIN dashboards d ON d.id = v.dashboard_id
+        WHERE d.tenant_id = $1 AND v.dashboard_id = $2 AND v.version = $3
+        """,
+        tenant_id,
+        dashboard_id,
+        version,
+    )
+    return record
+
+
+async def delete_tenant(conn: asyncpg.Connection, tenant_id: UUID) -> int:
+    status = await conn.execute("DELETE FROM dashboards WHERE tenant_id = $1", tenant_id)
+    return int(status.split()[-1])
+
+
+async def move_dashboards(
+    conn: asyncpg.Connection, tenant_id: UUID, from_owner: UUID, to_owner: UUID
+) -> Sequence[UUID]:
+    records = await conn.fetch(
+        """
+        UPDATE dashboards SET owner_id = $3, updated_at = NOW()
+        WHERE tenant_id = $1 AND owner_id = $2
+        RETURNING id
+        """,
+        tenant_id,
+        from_owner,
+        to_owner,
+    )
+    return [record["id"] for record in records]
+
+
+# -- grants ----------------------------------------------------------------------------------------
+
+GRANT_COLUMNS = "id, dashboard_id, user_id, role_id, permission_type, granted_by, granted_at"
+
+
+async def caller_grants(
+    conn: asyncpg.Connection, dashboard_id: UUID, user_id: UUID, role_id: UUID
+) -> list[str]:
+    """The permissions granted on a dashboard to this user or this role."""
+    records = await conn.fetch(
+        """
+        SELECT permission_type FROM dashboard_permissions
+        WHERE dashboard_id = $1 AND (user_id = $2 OR role_id = $3)
+        """,
+        dashboard_id,
+        user_id,
+        role_id,
+    )
+    return [record["permission_type"] for record in records]
+
+
+async def list_grants(conn: asyncpg.Connection, dashboard_id: UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {GRANT_COLUMNS} FROM dashboard_permissions WHERE dashboard_id = $1 "
+            "ORDER BY granted_at, id",
+            dashboard_id,
+        )
+    )
+
+
+async def upsert_grant(
+    conn: asyncpg.Connection,
+    dashboard_id: UUID,
+    *,
+    user_id: UUID | None,
+    role_id: UUID | None,
+    permission: str,
+    granted_by: UUID,
+) -> tuple[asyncpg.Record, str | None]:
+    """Grant ``permission`` (replacing an existing grant to the same grantee); return the grant and
+    the permission it replaced, if any."""
+    previous = await conn.fetchval(
+        """
+        SELECT permission_type FROM dashboard_permissions
+        WHERE dashboard_id = $1 AND user_id IS NOT DISTINCT FROM $2 AND role_id IS NOT DISTINCT FROM $3
+        FOR UPDATE
+        """,
+        dashboard_id,
+        user_id,
+        role_id,
+    )
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO dashboard_permissions (dashboard_id, user_id, role_id, permission_type, granted_by)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (dashboard_id, user_id, role_id)
+        DO UPDATE SET permission_type = EXCLUDED.permission_type, granted_by = EXCLUDED.granted_by,
+                      granted_at = NOW()
+        RETURNING {GRANT_COLUMNS}
+        """,
+        dashboard_id,
+        user_id,
+        role_id,
+        permission,
+        granted_by,
+    )
+    return record, previous
+
+
+async def delete_grant(
+    conn: asyncpg.Connection, dashboard_id: UUID, grant_id: UUID
+) -> asyncpg.Record | None:
+    record: asyncpg.Record | None = await conn.fetchrow(
+        f"DELETE FROM dashboard_permissions WHERE dashboard_id = $1 AND id = $2 RETURNING {GRANT_COLUMNS}",
+        dashboard_id,
+        grant_id,
+    )
+    return record
+
+
+async def delete_user_grants(
+    conn: asyncpg.Connection, tenant_id: UUID, user_id: UUID
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"""
+            DELETE FROM dashboard_permissions p USING dashboards d
+            WHERE d.id = p.dashboard_id AND d.tenant_id = $1 AND p.user_id = $2
+            RETURNING {", ".join("p." + c.strip() for c in GRANT_COLUMNS.split(","))}
+            """,
+            tenant_id,
+            user_id,
+        )
+    )
+
+
+async def delete_role_grants(
+    conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"""
+            DELETE FROM dashboard_permissions p USING dashboards d
+            WHERE d.id = p.dashboard_id AND d.tenant_id = $1 AND p.role_id = $2
+            RETURNING {", ".join("p." + c.strip() for c in GRANT_COLUMNS.split(","))}
+            """,
+            tenant_id,
+            role_id,
+        )
+    )
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+SUMMARY_COLUMNS = (
+    "id, name, description, owner_id, tags, is_public, version, updated_at, published_at"
+)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str | None = None
+    tags_any: list[str] | None = None
+    tags_all: list[str] | None = None
+    owner_id: UUID | None = None
+    published: bool | None = None
+    sort: str = "-updated_at"
+    limit: int = 50
+    after: tuple[Any, UUID] | None = None  # (sort value, id) of the previous page's last row
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which dashboards the caller may see: its own, public ones, granted ones, and those its role's
+    permissions reach (``everything``, or any clause of ``clauses``: each clause's conditions must
+    all hold)."""
+
+    user_id: UUID
+    role_id: UUID
+    everything: bool = False
+    clauses: tuple[Conditions, ...] = ()
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search(
+    conn: asyncpg.Connection, tenant_id: UUID, visibility: Visibility, query: SearchQuery
+) -> list[asyncpg.Record]:
+    params: list[Any] = [tenant_id]
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    where = ["tenant_id = $1"]
+    if not visibility.everything:
+        user, role = param(visibility.user_id), param(visibility.role_id)
+        seen = [
+            f"owner_id = {user}",
+            "is_public",
+            f"id IN (SELECT dashboard_id FROM dashboard_permissions WHERE user_id = {user} OR role_id = {role})",
+        ]
+        for clause in visibility.clauses:
+            parts = []
+            if clause.owner_only:
+                parts.append(f"owner_id = {user}")
+            if clause.ids is not None:
+                parts.append(f"id::text = ANY({param(list(clause.ids))}::text[])")
+            if clause.tags_any is not None:
+                parts.append(f"tags && {param(list(clause.tags_any))}::text[]")
+            if parts:
+                seen.append("(" + " AND ".join(parts) + ")")
+        where.append("(" + " OR ".join(seen) + ")")
+    if query.text:
+        where.append(
+            f"(name || ' ' || coalesce(description, '')) ILIKE {param(_like_pattern(query.text))}"
+        )
+    if query.tags_any:
+        where.append(f"tags && {param(query.tags_any)}::text[]")
+    if query.tags_all:
+        where.append(f"tags @> {param(query.tags_all)}::text[]")
+    if query.owner_id is not None:
+        where.append(f"owner_id = {param(query.owner_id)}")
+    if query.published is not None:
+        where.append("published_at IS NOT NULL" if query.published else "published_at IS NULL")
+    column = query.sort.lstrip("-")
+    descending = query.sort.startswith("-")
+    if query.after is not None:
+        value, last_id = query.after
+        operator = "<" if descending else ">"
+        where.append(f"({column}, id) {operator} ({param(value)}, {param(last_id)})")
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"SELECT {SUMMARY_COLUMNS} FROM dashboards WHERE {' AND '.join(where)} "
+        f"ORDER BY {column} {direction}, id {direction} LIMIT {param(query.limit + 1)}"
+    )
+    return list(await conn.fetch(sql, *params))

@@ -15,7 +15,6 @@ import time
 import uuid
 from pathlib import Path
 
-import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lookout_identity.settings import Settings
 from lookout_kit.auth import Authenticator
 
+from bench.load import open_loop
 from bench.report import figure, median, percentile, write
 
 GATEWAY = "http://127.0.0.1:8080/api/identity"
@@ -79,38 +79,13 @@ async def verification_us(token: str, iterations: int) -> float:
 
 
 async def me_at_rate(token: str, rate: float, duration_s: float) -> tuple[list[float], int, float]:
-    """Open loop: requests start on schedule whatever the previous ones do. aiohttp, not httpx:
-    the load generator shares the machine, and aiohttp costs it several times less CPU."""
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=64)
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def one() -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            try:
-                async with session.get(f"{GATEWAY}/me", headers=headers) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-            except (aiohttp.ClientError, TimeoutError):
-                errors += 1
-            latencies.append((time.perf_counter() - started) * 1000)
-
-        total = int(rate * duration_s)
-        begin = time.perf_counter()
-        tasks = []
-        for n in range(total):
-            delay = begin + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-        elapsed = time.perf_counter() - begin
-    return latencies, errors, total / elapsed
+    result = await open_loop(
+        lambda _n: f"{GATEWAY}/me",
+        headers={"Authorization": f"Bearer {token}"},
+        rate=rate,
+        duration_s=duration_s,
+    )
+    return result.latencies_ms, result.errors, result.achieved_rate
 
 
 async def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from lookout_kit.database import create_pool
 from lookout_kit.errors import error_body, install_error_handlers
 from lookout_kit.kafka import asyncapi_document, create_broker, start_with_retry, subscribed_topics
-from lookout_kit.log import configure_logging, request_id_var
-from lookout_kit.metrics import metrics_endpoint, metrics_middleware
+from lookout_kit.log import configure_logging
+from lookout_kit.metrics import metrics_endpoint
+from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.relay import OutboxRelay
 from lookout_kit.settings import ServiceSettings
@@ -164,8 +164,7 @@ def create_service_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.middleware("http")(metrics_middleware)
-    app.middleware("http")(_request_id_middleware)
+    app.add_middleware(RequestContextMiddleware)
 
     checks: list[ReadinessCheck] = [
         _check_postgres,
@@ -216,20 +215,3 @@ def create_service_app(
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
     return app
-
-
-async def _request_id_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    incoming = request.headers.get("x-request-id", "")
-    request_id = (
-        incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
-    )
-    request.state.request_id = request_id
-    token = request_id_var.set(request_id)
-    try:
-        response = await call_next(request)
-    finally:
-        request_id_var.reset(token)
-    response.headers["x-request-id"] = request_id
-    return response

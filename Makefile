@@ -81,6 +81,9 @@ bench: $(BENCH_TARGETS)
 bench-outbox: env
 	$(VENV_PYTHON) bench/outbox.py
 
+bench-dashboard: env
+	$(VENV_PYTHON) bench/dashboard.py
+
 bench-identity: env
 	$(VENV_PYTHON) bench/identity.py
 

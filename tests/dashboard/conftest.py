@@ -46,6 +46,8 @@ async def _serve(database: str, servers: Servers) -> AsyncIterator[DashboardServ
         database_url=database,
         kafka_bootstrap_servers=servers.kafka,
         identity_events_topic=identity_topic,
+        # A group of its own: sharing the running stack's "dashboard" group would rebalance both.
+        identity_consumer_group=f"test-dashboard-{uuid.uuid4().hex[:8]}",
         outbox_poll_interval_s=0.2,
     )
     authenticator = Authenticator(keys, issuer=ISSUER, audience=AUDIENCE)

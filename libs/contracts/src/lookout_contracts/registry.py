@@ -157,7 +157,8 @@ class EventRegistry:
             )
         except ValidationError as error:
             raise _invalid(error.errors(include_url=False), spec, offset=0) from error
-        return cast(Envelope[DataT], event)
+        # A string: evaluating Envelope[DataT] would build a generic model class on every call.
+        return cast("Envelope[DataT]", event)
 
     def _spec_for_data(self, event_type: str, data: EventData, version: int | None) -> EventSpec:
         if version is not None:

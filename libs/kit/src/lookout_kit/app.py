@@ -87,7 +87,9 @@ def create_service_app(
     ClickHouse when ``settings.clickhouse_url`` is. Kafka always (events in or out).
     """
     configure_logging(settings.service_name, settings.log_level)
-    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    configure_tracing(
+        settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_sample_ratio
+    )
     kafka = broker or create_broker(settings.kafka_bootstrap_servers)
 
     @asynccontextmanager
@@ -110,6 +112,7 @@ def create_service_app(
                     request_timeout_ms=settings.kafka_request_timeout_ms,
                     retention=timedelta(hours=settings.outbox_retention_hours),
                     prune_interval_s=settings.outbox_prune_interval_s,
+                    linger_s=settings.outbox_linger_s,
                 )
         if settings.clickhouse_url:
             runtime.http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

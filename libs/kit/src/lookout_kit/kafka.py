@@ -25,6 +25,7 @@ def create_broker(bootstrap_servers: str) -> KafkaBroker:
         middlewares=[KafkaTelemetryMiddleware()],
         enable_idempotence=False,  # the local broker (Tansu) has no idempotent producer
         logger=logging.getLogger("lookout.faststream"),
+        log_level=logging.DEBUG,  # "Received"/"Processed" per message: debug, not info
     )
 
 

@@ -28,6 +28,13 @@ VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 
+# One round trip for the common case of one event: the insert and the wake-up together.
+_INSERT_AND_NOTIFY = f"""
+WITH inserted AS ({_INSERT} RETURNING id)
+SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM inserted
+"""
+
+
 class OutboxOutsideTransaction(RuntimeError):
     """publish_in_tx was called on a connection with no open transaction."""
 
@@ -60,10 +67,28 @@ async def publish_many_in_tx(
         )
     if not events:
         return
+    await _insert(conn, events, topic)
+
+
+async def publish_standalone(
+    conn: asyncpg.Connection, event: Envelope[Any], *, topic: str | None = None
+) -> None:
+    """Add an event that reports no state change (e.g. ``dashboard.viewed``), in a transaction of its
+    own that commits without waiting for the WAL flush: such an event is not worth a disk sync on a
+    read path (a database crash in the next few hundred milliseconds may lose it; it can never
+    publish something that did not happen)."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await _insert(conn, [event], topic)
+
+
+async def _insert(
+    conn: asyncpg.Connection, events: Sequence[Envelope[Any]], topic: str | None
+) -> None:
     traceparent = current_traceparent()
     rows = [_row(event, topic, traceparent) for event in events]
     if len(rows) == 1:
-        await conn.execute(_INSERT, *rows[0])
+        await conn.execute(_INSERT_AND_NOTIFY, *rows[0])
     else:
         await conn.executemany(_INSERT, rows)
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")

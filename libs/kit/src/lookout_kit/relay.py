@@ -111,6 +111,7 @@ class OutboxRelay:
         request_timeout_ms: int = 5_000,
         retention: timedelta = timedelta(hours=72),
         prune_interval_s: float = 300.0,
+        linger_s: float = 0.0,
     ) -> None:
         self._dsn = dsn
         self._pool = pool
@@ -120,6 +121,7 @@ class OutboxRelay:
         self._request_timeout_ms = request_timeout_ms
         self._retention = retention
         self._prune_interval_s = prune_interval_s
+        self._linger_s = linger_s
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
@@ -223,7 +225,11 @@ class OutboxRelay:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
                 except TimeoutError:
-                    pass
+                    continue
+                if self._linger_s:
+                    # Woken by a commit: let the commits of the next moment join the same round, so
+                    # a busy service makes a few larger rounds rather than one per event.
+                    await asyncio.sleep(self._linger_s)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -20,6 +20,7 @@ def main() -> None:
         port=settings.port,
         root_path=settings.root_path,
         log_config=None,
+        access_log=settings.access_log,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,

@@ -23,7 +23,7 @@ class ServiceSettings(BaseSettings):
 
     # PostgreSQL: empty means the service owns no PostgreSQL database.
     database_url: PostgresDsn | None = None
-    database_pool_min: int = Field(default=1, ge=0)
+    database_pool_min: int = Field(default=4, ge=0)
     database_pool_max: int = Field(default=10, ge=1)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -45,11 +45,20 @@ class ServiceSettings(BaseSettings):
     outbox_relay_enabled: bool = True
     outbox_batch_size: int = Field(default=2_000, ge=1, le=50_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    outbox_linger_s: float = Field(
+        default=0.005, ge=0, le=1, description="After a wake-up, wait this long to batch commits"
+    )
     outbox_retention_hours: float = Field(default=72.0, ge=0)
     outbox_prune_interval_s: float = Field(default=300.0, gt=0)
 
     # Telemetry: no endpoint means spans are made (trace context still flows) but not exported.
     otel_exporter_otlp_endpoint: str | None = None
+    otel_sample_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="Share of new traces recorded (parent-based)"
+    )
+    access_log: bool = Field(
+        default=False, description="uvicorn's per-request log line (the gateway logs every request)"
+    )
 
     @property
     def database_dsn(self) -> str | None:

@@ -6,16 +6,23 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 _configured = False
 
 
-def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
-    """Install a tracer provider. Spans are exported only when an OTLP endpoint is configured."""
+def configure_tracing(service: str, otlp_endpoint: str | None, sample_ratio: float = 1.0) -> None:
+    """Install a tracer provider. Spans are exported only when an OTLP endpoint is configured.
+
+    ``sample_ratio`` of new traces are recorded; a request that arrives with a trace context follows
+    its sampling decision. Trace ids propagate (HTTP → outbox → Kafka headers) either way."""
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"lookout-{service}"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"lookout-{service}"}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

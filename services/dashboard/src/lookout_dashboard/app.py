@@ -31,7 +31,12 @@ def create_app(
     async def remember(runtime: Runtime) -> None:
         runtimes[:] = [runtime]
 
-    subscribe_identity_events(broker, pool, topic=settings.identity_events_topic)
+    subscribe_identity_events(
+        broker,
+        pool,
+        topic=settings.identity_events_topic,
+        group_id=settings.identity_consumer_group,
+    )
     return create_service_app(
         settings,
         service_package="lookout_dashboard",

@@ -32,10 +32,13 @@ from lookout_dashboard.schemas import (
 
 router = APIRouter(tags=["dashboards"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "no valid token"}, 404: {"description": "no such dashboard"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no valid token"},
+    404: {"description": "no such dashboard"},
+}
 
 
-def pool_of(request: Request) -> asyncpg.Pool:
+async def pool_of(request: Request) -> asyncpg.Pool:  # async: a sync dependency costs a thread hop
     pool: asyncpg.Pool = request.app.state.runtime.pool
     return pool
 

@@ -87,6 +87,28 @@ async def get_dashboard(
     return None if record is None else DashboardRow.of(record)
 
 
+async def get_dashboard_and_grants(
+    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, user_id: UUID, role_id: UUID
+) -> tuple[DashboardRow, list[str]] | None:
+    """A dashboard and the permissions granted on it to this user or role, in one round trip."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {DASHBOARD_COLUMNS},
+               ARRAY(SELECT p.permission_type FROM dashboard_permissions p
+                     WHERE p.dashboard_id = d.id AND (p.user_id = $3 OR p.role_id = $4)) AS granted
+        FROM dashboards d
+        WHERE d.tenant_id = $1 AND d.id = $2
+        """,
+        tenant_id,
+        dashboard_id,
+        user_id,
+        role_id,
+    )
+    if record is None:
+        return None
+    return DashboardRow.of(record), list(record["granted"])
+
+
 async def update_content(
     conn: asyncpg.Connection,
     tenant_id: UUID,

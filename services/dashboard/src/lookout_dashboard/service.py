@@ -24,7 +24,7 @@ from lookout_contracts.events.dashboard import (
 )
 from lookout_kit.auth.caller import Caller
 from lookout_kit.errors import Conflict, Forbidden, Invalid, NotFound
-from lookout_kit.outbox import publish_in_tx
+from lookout_kit.outbox import publish_in_tx, publish_standalone
 from pydantic import BaseModel, ValidationError
 
 from lookout_dashboard import access, repository
@@ -206,11 +206,24 @@ async def create_dashboard(pool: asyncpg.Pool, caller: Caller, body: DashboardCo
 
 async def view_dashboard(pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID) -> Dashboard:
     """Open a dashboard: records ``dashboard.viewed`` (what usage analytics count)."""
-    async with pool.acquire() as conn, conn.transaction():
-        row, level = await _load(conn, caller, dashboard_id, "view")
-        await publish_in_tx(
-            conn, _event("dashboard.viewed", caller, row, DashboardViewedV1(version=row.version))
+    # The hot path: one read (dashboard and grants) and one write (the event), no transaction.
+    async with pool.acquire() as conn:
+        found = await repository.get_dashboard_and_grants(
+            conn, caller.tenant_id, dashboard_id, caller.user_id, caller.role_id
         )
+        if found is None:
+            raise NotFound(NOT_FOUND)
+        row, grants = found
+        level = access.level_of(
+            caller,
+            obj=access.target(row.tenant_id, row.id, row.owner_id, row.tags),
+            is_public=row.is_public,
+            granted=grants,
+        )
+        if level is None:
+            raise NotFound(NOT_FOUND)
+        viewed = _event("dashboard.viewed", caller, row, DashboardViewedV1(version=row.version))
+        await publish_standalone(conn, viewed)
     return present(row, level)
 
 

@@ -24,3 +24,6 @@ class Settings(ServiceSettings):
     identity_events_topic: str = Field(
         default="identity.events", description="Where identity's events come from (tests override)"
     )
+    identity_consumer_group: str = Field(
+        default="dashboard", description="Consumer group of the reactions to identity's events"
+    )

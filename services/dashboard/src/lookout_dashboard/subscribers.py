@@ -89,14 +89,18 @@ async def _publish_unshared(conn: asyncpg.Connection, tenant_id: UUID, grant: Gr
 
 
 def subscribe_identity_events(
-    broker: KafkaBroker, pool_of: Callable[[], asyncpg.Pool], *, topic: str = IDENTITY_EVENTS
+    broker: KafkaBroker,
+    pool_of: Callable[[], asyncpg.Pool],
+    *,
+    topic: str = IDENTITY_EVENTS,
+    group_id: str = CONSUMER_GROUP,
 ) -> None:
     """Register the reactions on ``broker``; ``pool_of()`` gives the service's pool once started."""
 
     # Committed only after the reaction's transaction: a failure (database down) redelivers it.
     @broker.subscriber(
         topic,
-        group_id=CONSUMER_GROUP,
+        group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="dashboard-identity",

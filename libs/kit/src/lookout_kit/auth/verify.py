@@ -5,6 +5,7 @@ logged at debug level only, never the token)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,8 @@ logger = logging.getLogger("lookout.auth.verify")
 MAX_TOKEN_LENGTH = 16_384
 """A token longer than this is refused before any parsing (a role has at most a few hundred
 permissions)."""
+
+VERIFIED_CACHE_SIZE = 10_000
 
 ACCESS = "access"
 SERVICE = "service"
@@ -42,9 +45,26 @@ class TokenVerifier:
         self.audience = audience
         self.revocations = revocations
         self.leeway_s = leeway_s
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def claims(self, token: str, *, token_use: str) -> dict[str, Any]:
-        """The verified claims of ``token``, which must be a ``token_use`` token."""
+        """The verified claims of ``token``, which must be a ``token_use`` token.
+
+        A token verified once is remembered until it expires: a client sends the same token on
+        every request, and the signature check is the larger part of a request's cost. Revocation
+        is checked by the caller on every request all the same."""
+        cached = self._verified.get((token, token_use))
+        if cached is not None:
+            if cached["exp"] > time.time():
+                return cached
+            del self._verified[(token, token_use)]
+        claims = await self._verify(token, token_use=token_use)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # crude but bounded; refilled at one verification per token
+        self._verified[(token, token_use)] = claims
+        return claims
+
+    async def _verify(self, token: str, *, token_use: str) -> dict[str, Any]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _refused("malformed")
         try:

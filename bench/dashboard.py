@@ -1,0 +1,227 @@
+"""``make bench-dashboard``: ``GET /dashboards/{id}`` and a filtered list, p50/p99 at 300 requests/s
+through the gateway, with 100,000 dashboards in the tenant.
+
+The benchmark signs up a tenant of its own through identity, writes its 100,000 dashboards straight
+into the dashboard service's database (COPY: the point is reading them), loads the gateway from
+127.0.0.1 with a bounded, time-limited open loop, and deletes the tenant and its dashboards at the end.
+Each measurement runs several times; the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lookout_dashboard.settings import Settings
+from lookout_kit.database import create_pool
+
+from bench.load import open_loop
+from bench.report import figure, median, percentile, write
+
+GATEWAY = "http://127.0.0.1:8080/api/dashboard"
+IDENTITY = "http://127.0.0.1:8101"  # sign-up straight to identity (see bench/identity.py)
+TAGS = [f"team-{n}" for n in range(40)] + ["finance", "ops", "sales", "marketing", "exec"]
+WORDS = (
+    "revenue costs churn funnel growth latency errors signups retention pipeline forecast".split()
+)
+
+
+async def signup() -> dict[str, str]:
+    name = f"benchdash{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=IDENTITY, timeout=30) as client:
+        response = await client.post(
+            "/signup",
+            json={
+                "tenant_name": name,
+                "tenant_slug": name,
+                "username": name,
+                "email": f"{name}@example.com",
+                "password": "bench passphrase long enough",
+            },
+        )
+        response.raise_for_status()
+        data = response.json()
+    return {
+        "tenant_id": data["tenant"]["id"],
+        "user_id": data["user"]["id"],
+        "token": data["tokens"]["access_token"],
+    }
+
+
+def document(n: int) -> dict[str, Any]:
+    return {
+        "layout": {"items": [{"component_id": "chart", "x": 0, "y": 0, "w": 24, "h": 6}]},
+        "components": [
+            {"id": "chart", "type": "chart", "chart_type": "line", "title": f"Chart {n}"}
+        ],
+        "filters": [],
+    }
+
+
+async def seed(tenant_id: uuid.UUID, owner_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    settings = Settings()
+    assert settings.database_dsn is not None
+    conn = await asyncpg.connect(settings.database_dsn)
+    # COPY is binary: jsonb's binary form is a version byte, then the JSON text.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+        decoder=lambda data: json.loads(data[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+    rng = random.Random(7)
+    ids = [uuid.uuid4() for _ in range(count)]
+    rows = []
+    for n, dashboard_id in enumerate(ids):
+        doc = document(n)
+        name = f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} {n}"
+        tags = rng.sample(TAGS, 2)
+        rows.append(
+            (
+                dashboard_id,
+                name,
+                f"{rng.choice(WORDS)} by {rng.choice(WORDS)}",
+                tenant_id,
+                owner_id,
+                doc["layout"],
+                doc["components"],
+                doc["filters"],
+                tags,
+                n % 10 == 0,
+            )
+        )
+    try:
+        await conn.copy_records_to_table(
+            "dashboards",
+            records=rows,
+            columns=[
+                "id",
+                "name",
+                "description",
+                "tenant_id",
+                "owner_id",
+                "layout",
+                "components",
+                "filters",
+                "tags",
+                "is_public",
+            ],
+        )
+        # Settle after the bulk load, as a long-lived table would be: vacuumed (no autovacuum
+        # pass starting mid-measurement), analysed, and its pages written out.
+        await conn.execute("VACUUM (ANALYZE) dashboards")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+    return ids
+
+
+async def remove(tenant_id: uuid.UUID) -> None:
+    settings = Settings()
+    assert settings.database_dsn is not None
+    pool = await create_pool(settings.database_dsn, min_size=1, max_size=1)
+    await pool.execute("DELETE FROM dashboards WHERE tenant_id = $1", tenant_id)
+    await pool.close()
+
+
+def replicas() -> int:
+    """How many dashboard replicas the running local stack has (``make up SCALE=dashboard=N``)."""
+    state = Path(__file__).resolve().parent.parent / ".data" / "stack.json"
+    try:
+        return len(json.loads(state.read_text())["services"]["dashboard"])
+    except (OSError, KeyError, ValueError):
+        return 1
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dashboards", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    account = await signup()
+    tenant_id, owner_id = uuid.UUID(account["tenant_id"]), uuid.UUID(account["user_id"])
+    headers = {"Authorization": f"Bearer {account['token']}"}
+    try:
+        ids = await seed(tenant_id, owner_id, args.dashboards)
+        rng = random.Random(11)
+        figures: dict[str, list[float]] = {
+            k: [] for k in ("get_p50", "get_p99", "list_p50", "list_p99")
+        }
+        errors: list[float] = []
+        # Warm-up, not measured: connections opened, caches filled, code paths taken once.
+        await open_loop(
+            lambda _n: f"{GATEWAY}/dashboards/{rng.choice(ids)}",
+            headers=headers,
+            rate=100,
+            duration_s=2,
+        )
+        for run in range(args.runs):
+            got = await open_loop(
+                lambda _n: f"{GATEWAY}/dashboards/{rng.choice(ids)}",
+                headers=headers,
+                rate=args.rate,
+                duration_s=args.duration,
+            )
+            listed = await open_loop(
+                lambda _n: (
+                    f"{GATEWAY}/dashboards?tags={rng.choice(TAGS)}&sort=-updated_at&limit=20"
+                ),
+                headers=headers,
+                rate=args.rate,
+                duration_s=args.duration,
+            )
+            figures["get_p50"].append(percentile(got.latencies_ms, 50))
+            figures["get_p99"].append(percentile(got.latencies_ms, 99))
+            figures["list_p50"].append(percentile(listed.latencies_ms, 50))
+            figures["list_p99"].append(percentile(listed.latencies_ms, 99))
+            errors.append(got.errors + listed.errors)
+            print(
+                f"run {run + 1}: get p50 {figures['get_p50'][-1]:.1f} p99 {figures['get_p99'][-1]:.1f} ms"
+                f" ({got.achieved_rate:.0f}/s); list p50 {figures['list_p50'][-1]:.1f}"
+                f" p99 {figures['list_p99'][-1]:.1f} ms ({listed.achieved_rate:.0f}/s);"
+                f" errors {got.errors + listed.errors}"
+            )
+    finally:
+        await remove(tenant_id)
+        async with httpx.AsyncClient(base_url=IDENTITY, timeout=30) as client:
+            await client.delete(f"/tenants/{tenant_id}", headers=headers)
+
+    write(
+        "dashboard",
+        {
+            "dashboards_in_tenant": args.dashboards,
+            "rate_per_s": args.rate,
+            "duration_s": args.duration,
+            "runs": args.runs,
+            "list_query": "tags=<one of 45>&sort=-updated_at&limit=20",
+            "caller": "tenant admin (role permission dashboard:admin)",
+            "path": "client → nginx gateway → dashboard replicas",
+            "dashboard_replicas": replicas(),
+        },
+        {
+            "get_p50_ms": figure(median(figures["get_p50"]), "ms", "lower"),
+            "get_p99_ms": figure(median(figures["get_p99"]), "ms", "lower", target=25),
+            "list_p50_ms": figure(median(figures["list_p50"]), "ms", "lower"),
+            "list_p99_ms": figure(median(figures["list_p99"]), "ms", "lower", target=25),
+            "errors": figure(median(errors), "requests", "lower", target=0),
+        },
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

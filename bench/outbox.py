@@ -27,6 +27,7 @@ from lookout_kit.database import create_pool
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.outbox import publish_in_tx
 from lookout_kit.relay import OutboxRelay
+from lookout_kit.settings import ServiceSettings
 from lookout_testing.databases import temporary_database
 from lookout_testing.servers import Servers
 from pydantic import BaseModel
@@ -63,6 +64,7 @@ def _relay_process(
             batch_size=2_000,
             retention=timedelta(hours=1),
             prune_interval_s=3600,
+            linger_s=ServiceSettings().outbox_linger_s,  # as the services run it
         )
         relay.start()
         ready.set()
@@ -235,6 +237,7 @@ async def main() -> None:
             "runs": args.runs,
             "relay_batch_size": 2_000,
             "relays": 1,
+            "relay_linger_s": ServiceSettings().outbox_linger_s,
         },
         {
             "commit_to_broker_p50_ms": figure(median(p50s), "ms", "lower"),

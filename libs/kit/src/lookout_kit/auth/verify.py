@@ -64,6 +64,10 @@ class TokenVerifier:
         self._verified[(token, token_use)] = claims
         return claims
 
+    def forget_verified(self) -> None:
+        """Drop the remembered verifications (the next check of each token is a full one)."""
+        self._verified.clear()
+
     async def _verify(self, token: str, *, token_use: str) -> dict[str, Any]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _refused("malformed")

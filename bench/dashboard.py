@@ -167,8 +167,8 @@ async def main() -> None:
         await open_loop(
             lambda _n: f"{GATEWAY}/dashboards/{rng.choice(ids)}",
             headers=headers,
-            rate=100,
-            duration_s=2,
+            rate=args.rate,
+            duration_s=5,
         )
         for run in range(args.runs):
             got = await open_loop(

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lookout_dashboard.settings import Settings
 from lookout_kit.database import create_pool
 
+from bench.accounts import signup
 from bench.load import open_loop
 from bench.report import figure, median, percentile, write
 
@@ -35,28 +36,6 @@ TAGS = [f"team-{n}" for n in range(40)] + ["finance", "ops", "sales", "marketing
 WORDS = (
     "revenue costs churn funnel growth latency errors signups retention pipeline forecast".split()
 )
-
-
-async def signup() -> dict[str, str]:
-    name = f"benchdash{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=IDENTITY, timeout=30) as client:
-        response = await client.post(
-            "/signup",
-            json={
-                "tenant_name": name,
-                "tenant_slug": name,
-                "username": name,
-                "email": f"{name}@example.com",
-                "password": "bench passphrase long enough",
-            },
-        )
-        response.raise_for_status()
-        data = response.json()
-    return {
-        "tenant_id": data["tenant"]["id"],
-        "user_id": data["user"]["id"],
-        "token": data["tokens"]["access_token"],
-    }
 
 
 def document(n: int) -> dict[str, Any]:
@@ -153,7 +132,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    account = await signup()
+    async with httpx.AsyncClient(base_url=IDENTITY, timeout=30) as client:
+        account = await signup(client, prefix="benchdash")
     tenant_id, owner_id = uuid.UUID(account["tenant_id"]), uuid.UUID(account["user_id"])
     headers = {"Authorization": f"Bearer {account['token']}"}
     try:

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lookout_identity.settings import Settings
 from lookout_kit.auth import Authenticator
 
+from bench.accounts import PASSWORD, signup
 from bench.load import open_loop
 from bench.report import figure, median, percentile, write
 
@@ -30,28 +31,6 @@ GATEWAY = "http://127.0.0.1:8080/api/identity"
 # the client's address (127.0.0.1 here), which the API fuzz may have throttled; identity trusts the
 # header from 127.0.0.1, so the bench logs in "from" an address of its own.
 IDENTITY = "http://127.0.0.1:8101"
-PASSWORD = "bench passphrase long enough"
-
-
-async def signup(client: httpx.AsyncClient) -> dict[str, str]:
-    name = f"bench{uuid.uuid4().hex[:10]}"
-    response = await client.post(
-        "/signup",
-        json={
-            "tenant_name": name,
-            "tenant_slug": name,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": PASSWORD,
-        },
-    )
-    response.raise_for_status()
-    data = response.json()
-    return {
-        "tenant_id": data["tenant"]["id"],
-        "username": name,
-        "token": data["tokens"]["access_token"],
-    }
 
 
 async def login_latencies_ms(client: httpx.AsyncClient, username: str, count: int) -> list[float]:

@@ -158,6 +158,14 @@ def _changed(before: DashboardRow, after: DashboardRow) -> tuple[Any, ...]:
     )
 
 
+def version_conflict(current: int, based_on: int) -> Conflict:
+    return Conflict(
+        f"the dashboard is at version {current}, not {based_on}: reload and retry",
+        code="version_conflict",
+        details={"current_version": current},
+    )
+
+
 def _updated_event(caller: Caller, before: DashboardRow, after: DashboardRow) -> Any:
     return _event(
         "dashboard.updated",
@@ -247,11 +255,7 @@ async def update_dashboard(
             content=content_of(body),
         )
         if after is None:
-            raise Conflict(
-                f"the dashboard is at version {before.version}, not {base_version}: reload and retry",
-                code="version_conflict",
-                details={"current_version": before.version},
-            )
+            raise version_conflict(before.version, base_version)
         await repository.insert_version(conn, after, created_by=caller.user_id)
         await publish_in_tx(conn, _updated_event(caller, before, after))
     return present(after, level)
@@ -338,11 +342,7 @@ async def restore_version(
             content=Content(**restored),
         )
         if after is None:
-            raise Conflict(
-                f"the dashboard is at version {before.version}, not {expected}: reload and retry",
-                code="version_conflict",
-                details={"current_version": before.version},
-            )
+            raise version_conflict(before.version, expected)
         await repository.insert_version(conn, after, created_by=caller.user_id)
         await publish_in_tx(
             conn,

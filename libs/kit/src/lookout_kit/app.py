@@ -45,6 +45,8 @@ class Runtime:
     settings: ServiceSettings
     broker: KafkaBroker
     pool: asyncpg.Pool | None = None
+    # For events that report no state change (publish_standalone): commits skip the WAL flush wait.
+    events_pool: asyncpg.Pool | None = None
     relay: OutboxRelay | None = None
     clickhouse: ChClient | None = None
     http_session: aiohttp.ClientSession | None = None
@@ -102,6 +104,9 @@ def create_service_app(
             await apply_migrations(dsn, service_package)
             runtime.pool = await create_pool(
                 dsn, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+            )
+            runtime.events_pool = await create_pool(
+                dsn, min_size=1, max_size=4, server_settings={"synchronous_commit": "off"}
             )
             if settings.outbox_relay_enabled:
                 runtime.relay = OutboxRelay(
@@ -161,6 +166,8 @@ def create_service_app(
             await kafka.stop()
             if runtime.http_session is not None:
                 await runtime.http_session.close()
+            if runtime.events_pool is not None:
+                await runtime.events_pool.close()
             if runtime.pool is not None:
                 await runtime.pool.close()
             logger.info("service stopped")

@@ -71,14 +71,13 @@ async def publish_many_in_tx(
 
 
 async def publish_standalone(
-    conn: asyncpg.Connection, event: Envelope[Any], *, topic: str | None = None
+    events_pool: asyncpg.Pool, event: Envelope[Any], *, topic: str | None = None
 ) -> None:
-    """Add an event that reports no state change (e.g. ``dashboard.viewed``), in a transaction of its
-    own that commits without waiting for the WAL flush: such an event is not worth a disk sync on a
-    read path (a database crash in the next few hundred milliseconds may lose it; it can never
+    """Add an event that reports no state change (e.g. ``dashboard.viewed``): one statement on the
+    runtime's ``events_pool``, whose commits do not wait for the WAL flush. Such an event is not worth
+    a disk sync on a read path (a database crash in the next moment may lose it; it can never
     publish something that did not happen)."""
-    async with conn.transaction():
-        await conn.execute("SET LOCAL synchronous_commit = off")
+    async with events_pool.acquire() as conn:
         await _insert(conn, [event], topic)
 
 

@@ -46,6 +46,14 @@ async def pool_of(request: Request) -> asyncpg.Pool:  # async: a sync dependency
 PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
 
 
+async def events_pool_of(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.runtime.events_pool
+    return pool
+
+
+EventsPoolDep = Annotated[asyncpg.Pool, Depends(events_pool_of)]
+
+
 def _etag(response: Response, dashboard: Dashboard) -> Dashboard:
     response.headers["ETag"] = f'"{dashboard.version}"'
     return dashboard
@@ -119,9 +127,9 @@ async def list_dashboards(
     "/dashboards/{dashboard_id}", summary="Open a dashboard (records a view)", responses=ERRORS
 )
 async def get_dashboard(
-    dashboard_id: UUID, caller: CallerDep, pool: PoolDep, response: Response
+    dashboard_id: UUID, caller: CallerDep, pool: PoolDep, events: EventsPoolDep, response: Response
 ) -> Dashboard:
-    return _etag(response, await service.view_dashboard(pool, caller, dashboard_id))
+    return _etag(response, await service.view_dashboard(pool, events, caller, dashboard_id))
 
 
 @router.put(

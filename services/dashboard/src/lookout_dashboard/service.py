@@ -212,9 +212,11 @@ async def create_dashboard(pool: asyncpg.Pool, caller: Caller, body: DashboardCo
     return present(row, "admin")
 
 
-async def view_dashboard(pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID) -> Dashboard:
+async def view_dashboard(
+    pool: asyncpg.Pool, events_pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID
+) -> Dashboard:
     """Open a dashboard: records ``dashboard.viewed`` (what usage analytics count)."""
-    # The hot path: one read (dashboard and grants) and one write (the event), no transaction.
+    # The hot path: one read (dashboard and grants), then one write (the event), no transaction.
     async with pool.acquire() as conn:
         found = await repository.get_dashboard_and_grants(
             conn, caller.tenant_id, dashboard_id, caller.user_id, caller.role_id
@@ -230,8 +232,8 @@ async def view_dashboard(pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID)
         )
         if level is None:
             raise NotFound(NOT_FOUND)
-        viewed = _event("dashboard.viewed", caller, row, DashboardViewedV1(version=row.version))
-        await publish_standalone(conn, viewed)
+    viewed = _event("dashboard.viewed", caller, row, DashboardViewedV1(version=row.version))
+    await publish_standalone(events_pool, viewed)
     return present(row, level)
 
 

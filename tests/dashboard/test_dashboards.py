@@ -264,3 +264,43 @@ async def test_role_permission_without_grants_lists_everything_it_reads(
     reader = dashboards.client(Actor(tenant, permissions=[permission("read")]))
     listed = (await reader.request("GET", "/dashboards", params={"limit": 200})).json()
     assert {item["id"] for item in listed["items"]} == ids
+
+
+async def test_sharing_errors(dashboards: DashboardService, tenant: uuid.UUID) -> None:
+    owner = owner_of(dashboards, tenant)
+    board = await owner.create()
+    path = f"/dashboards/{board['id']}"
+    sharer = Actor(tenant, permissions=MEMBER)
+    grant = {"user_id": str(sharer.user_id), "permission": "share"}
+    assert (await owner.request("POST", f"{path}/grants", json=grant)).status_code == 201
+    client = dashboards.client(sharer)
+    above = await client.request(
+        "POST", f"{path}/grants", json={"user_id": str(uuid.uuid4()), "permission": "admin"}
+    )
+    assert above.status_code == 403 and above.json()["error"]["code"] == "forbidden"
+    both = await owner.request(
+        "POST",
+        f"{path}/grants",
+        json={"user_id": str(uuid.uuid4()), "role_id": str(uuid.uuid4()), "permission": "view"},
+    )
+    assert both.status_code == 422
+    unknown = await owner.request("DELETE", f"{path}/grants/{uuid.uuid4()}")
+    assert unknown.status_code == 404
+    grants = (await owner.request("GET", f"{path}/grants")).json()
+    assert [g["user_id"] for g in grants] == [str(sharer.user_id)]
+
+
+async def test_bad_if_match_and_missing_version(
+    dashboards: DashboardService, tenant: uuid.UUID
+) -> None:
+    owner = owner_of(dashboards, tenant)
+    board = await owner.create()
+    path = f"/dashboards/{board['id']}"
+    garbled = await owner.request("PUT", path, json=a_dashboard(), headers={"If-Match": "abc"})
+    assert garbled.status_code == 422 and garbled.json()["error"]["code"] == "invalid_if_match"
+    disagree = await owner.request(
+        "PUT", path, json=a_dashboard(version=1), headers={"If-Match": '"2"'}
+    )
+    assert disagree.status_code == 422 and disagree.json()["error"]["code"] == "version_mismatch"
+    assert (await owner.request("GET", f"{path}/versions/7")).status_code == 404
+    assert (await owner.request("GET", path)).json()["version"] == 1

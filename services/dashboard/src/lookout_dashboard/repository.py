@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,16 +87,23 @@ async def get_dashboard(
 
 
 async def get_dashboard_and_grants(
-    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, user_id: UUID, role_id: UUID
+    conn: asyncpg.Connection,
+    tenant_id: UUID,
+    dashboard_id: UUID,
+    user_id: UUID,
+    role_id: UUID,
+    *,
+    for_update: bool = False,
 ) -> tuple[DashboardRow, list[str]] | None:
     """A dashboard and the permissions granted on it to this user or role, in one round trip."""
+    lock = " FOR UPDATE OF d" if for_update else ""
     record = await conn.fetchrow(
         f"""
         SELECT {DASHBOARD_COLUMNS},
                ARRAY(SELECT p.permission_type FROM dashboard_permissions p
                      WHERE p.dashboard_id = d.id AND (p.user_id = $3 OR p.role_id = $4)) AS granted
         FROM dashboards d
-        WHERE d.tenant_id = $1 AND d.id = $2
+        WHERE d.tenant_id = $1 AND d.id = $2{lock}
         """,
         tenant_id,
         dashboard_id,
@@ -222,46 +228,33 @@ async def get_version(
     return record
 
 
-async def delete_tenant(conn: asyncpg.Connection, tenant_id: UUID) -> int:
-    status = await conn.execute("DELETE FROM dashboards WHERE tenant_id = $1", tenant_id)
-    return int(status.split()[-1])
+async def delete_tenant(conn: asyncpg.Connection, tenant_id: UUID) -> list[UUID]:
+    """Delete the tenant's dashboards (grants and versions cascade); return their ids."""
+    records = await conn.fetch(
+        "DELETE FROM dashboards WHERE tenant_id = $1 RETURNING id", tenant_id
+    )
+    return [record["id"] for record in records]
 
 
 async def move_dashboards(
     conn: asyncpg.Connection, tenant_id: UUID, from_owner: UUID, to_owner: UUID
-) -> Sequence[UUID]:
+) -> list[DashboardRow]:
     records = await conn.fetch(
-        """
+        f"""
         UPDATE dashboards SET owner_id = $3, updated_at = NOW()
         WHERE tenant_id = $1 AND owner_id = $2
-        RETURNING id
+        RETURNING {DASHBOARD_COLUMNS}
         """,
         tenant_id,
         from_owner,
         to_owner,
     )
-    return [record["id"] for record in records]
+    return [DashboardRow.of(record) for record in records]
 
 
 # -- grants ----------------------------------------------------------------------------------------
 
 GRANT_COLUMNS = "id, dashboard_id, user_id, role_id, permission_type, granted_by, granted_at"
-
-
-async def caller_grants(
-    conn: asyncpg.Connection, dashboard_id: UUID, user_id: UUID, role_id: UUID
-) -> list[str]:
-    """The permissions granted on a dashboard to this user or this role."""
-    records = await conn.fetch(
-        """
-        SELECT permission_type FROM dashboard_permissions
-        WHERE dashboard_id = $1 AND (user_id = $2 OR role_id = $3)
-        """,
-        dashboard_id,
-        user_id,
-        role_id,
-    )
-    return [record["permission_type"] for record in records]
 
 
 async def list_grants(conn: asyncpg.Connection, dashboard_id: UUID) -> list[asyncpg.Record]:
@@ -282,20 +275,9 @@ async def upsert_grant(
     role_id: UUID | None,
     permission: str,
     granted_by: UUID,
-) -> tuple[asyncpg.Record, str | None]:
-    """Grant ``permission`` (replacing an existing grant to the same grantee); return the grant and
-    the permission it replaced, if any."""
-    previous = await conn.fetchval(
-        """
-        SELECT permission_type FROM dashboard_permissions
-        WHERE dashboard_id = $1 AND user_id IS NOT DISTINCT FROM $2 AND role_id IS NOT DISTINCT FROM $3
-        FOR UPDATE
-        """,
-        dashboard_id,
-        user_id,
-        role_id,
-    )
-    record = await conn.fetchrow(
+) -> asyncpg.Record:
+    """Grant ``permission``, replacing an existing grant to the same grantee."""
+    record: asyncpg.Record = await conn.fetchrow(
         f"""
         INSERT INTO dashboard_permissions (dashboard_id, user_id, role_id, permission_type, granted_by)
         VALUES ($1, $2, $3, $4, $5)
@@ -310,7 +292,7 @@ async def upsert_grant(
         permission,
         granted_by,
     )
-    return record, previous
+    return record
 
 
 async def delete_grant(
@@ -324,34 +306,25 @@ async def delete_grant(
     return record
 
 
-async def delete_user_grants(
-    conn: asyncpg.Connection, tenant_id: UUID, user_id: UUID
+async def delete_grantee_grants(
+    conn: asyncpg.Connection,
+    tenant_id: UUID,
+    *,
+    user_id: UUID | None = None,
+    role_id: UUID | None = None,
 ) -> list[asyncpg.Record]:
+    """Remove every grant of the tenant's dashboards to this user or this role (give one)."""
+    column, grantee = ("user_id", user_id) if user_id is not None else ("role_id", role_id)
+    assert grantee is not None, "name a user or a role"
     return list(
         await conn.fetch(
             f"""
             DELETE FROM dashboard_permissions p USING dashboards d
-            WHERE d.id = p.dashboard_id AND d.tenant_id = $1 AND p.user_id = $2
+            WHERE d.id = p.dashboard_id AND d.tenant_id = $1 AND p.{column} = $2
             RETURNING {", ".join("p." + c.strip() for c in GRANT_COLUMNS.split(","))}
             """,
             tenant_id,
-            user_id,
-        )
-    )
-
-
-async def delete_role_grants(
-    conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID
-) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            f"""
-            DELETE FROM dashboard_permissions p USING dashboards d
-            WHERE d.id = p.dashboard_id AND d.tenant_id = $1 AND p.role_id = $2
-            RETURNING {", ".join("p." + c.strip() for c in GRANT_COLUMNS.split(","))}
-            """,
-            tenant_id,
-            role_id,
+            grantee,
         )
     )
 

@@ -108,16 +108,6 @@ def present(row: DashboardRow, level: Level) -> Dashboard:
     )
 
 
-async def _level(conn: asyncpg.Connection, caller: Caller, row: DashboardRow) -> Level | None:
-    grants = await repository.caller_grants(conn, row.id, caller.user_id, caller.role_id)
-    return access.level_of(
-        caller,
-        obj=access.target(row.tenant_id, row.id, row.owner_id, row.tags),
-        is_public=row.is_public,
-        granted=grants,
-    )
-
-
 async def _load(
     conn: asyncpg.Connection,
     caller: Caller,
@@ -128,12 +118,18 @@ async def _load(
 ) -> tuple[DashboardRow, Level]:
     """The dashboard and the caller's level on it; 404 if the caller cannot see it, 403 if it can
     see it but lacks ``needed``."""
-    row = await repository.get_dashboard(
-        conn, caller.tenant_id, dashboard_id, for_update=for_update
+    found = await repository.get_dashboard_and_grants(
+        conn, caller.tenant_id, dashboard_id, caller.user_id, caller.role_id, for_update=for_update
     )
-    if row is None:
+    if found is None:
         raise NotFound(NOT_FOUND)
-    level = await _level(conn, caller, row)
+    row, grants = found
+    level = access.level_of(
+        caller,
+        obj=access.target(row.tenant_id, row.id, row.owner_id, row.tags),
+        is_public=row.is_public,
+        granted=grants,
+    )
     if level is None:
         raise NotFound(NOT_FOUND)
     if not access.at_least(level, needed):
@@ -218,20 +214,7 @@ async def view_dashboard(
     """Open a dashboard: records ``dashboard.viewed`` (what usage analytics count)."""
     # The hot path: one read (dashboard and grants), then one write (the event), no transaction.
     async with pool.acquire() as conn:
-        found = await repository.get_dashboard_and_grants(
-            conn, caller.tenant_id, dashboard_id, caller.user_id, caller.role_id
-        )
-        if found is None:
-            raise NotFound(NOT_FOUND)
-        row, grants = found
-        level = access.level_of(
-            caller,
-            obj=access.target(row.tenant_id, row.id, row.owner_id, row.tags),
-            is_public=row.is_public,
-            granted=grants,
-        )
-        if level is None:
-            raise NotFound(NOT_FOUND)
+        row, level = await _load(conn, caller, dashboard_id, "view")
     viewed = _event("dashboard.viewed", caller, row, DashboardViewedV1(version=row.version))
     await publish_standalone(events_pool, viewed)
     return present(row, level)
@@ -378,7 +361,7 @@ async def grant(pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID, body: Gr
         row, level = await _load(conn, caller, dashboard_id, "share", for_update=True)
         if not access.at_least(level, body.permission):
             raise Forbidden(f"you cannot grant {body.permission}: you have {level}")
-        record, _previous = await repository.upsert_grant(
+        record = await repository.upsert_grant(
             conn,
             dashboard_id,
             user_id=body.user_id,
@@ -413,14 +396,14 @@ async def revoke(pool: asyncpg.Pool, caller: Caller, dashboard_id: UUID, grant_i
         removed = grant_of(record)
         if not access.at_least(level, removed.permission):
             raise Forbidden(f"you cannot revoke a {removed.permission} grant: you have {level}")
-        await publish_in_tx(conn, unshared_event(caller, row, removed))
+        await publish_in_tx(conn, unshared_event(caller, row.tenant_id, removed))
 
 
-def unshared_event(caller: Caller | None, row: DashboardRow, removed: Grant) -> Any:
+def unshared_event(caller: Caller | None, tenant_id: UUID, removed: Grant) -> Any:
     return make_event(
         "dashboard.unshared",
-        tenant_id=row.tenant_id,
-        subject_id=row.id,
+        tenant_id=tenant_id,
+        subject_id=removed.dashboard_id,
         data=DashboardUnsharedV1(
             grant_id=removed.id,
             grantee_type="user" if removed.user_id else "role",

@@ -22,10 +22,9 @@ from lookout_contracts import make_event, parse_event
 from lookout_contracts.errors import ContractError
 from lookout_contracts.events.dashboard import DashboardDeletedV1, DashboardUpdatedV1
 from lookout_contracts.topics import IDENTITY_EVENTS
-from lookout_kit.outbox import publish_in_tx
+from lookout_kit.outbox import publish_many_in_tx
 
 from lookout_dashboard import repository
-from lookout_dashboard.schemas import Grant
 from lookout_dashboard.service import grant_of, unshared_event
 
 logger = logging.getLogger("lookout.dashboard.subscribers")
@@ -34,33 +33,30 @@ CONSUMER_GROUP = "dashboard"
 
 
 async def on_tenant_deleted(conn: asyncpg.Connection, tenant_id: UUID) -> int:
-    rows = await conn.fetch("SELECT id FROM dashboards WHERE tenant_id = $1 FOR UPDATE", tenant_id)
-    for row in rows:
-        await publish_in_tx(
-            conn,
+    deleted = await repository.delete_tenant(conn, tenant_id)
+    await publish_many_in_tx(
+        conn,
+        [
             make_event(
                 "dashboard.deleted",
                 tenant_id=tenant_id,
-                subject_id=row["id"],
+                subject_id=dashboard_id,
                 data=DashboardDeletedV1(),
-            ),
-        )
-    await repository.delete_tenant(conn, tenant_id)
-    return len(rows)
+            )
+            for dashboard_id in deleted
+        ],
+    )
+    return len(deleted)
 
 
 async def on_user_deleted(
     conn: asyncpg.Connection, tenant_id: UUID, user_id: UUID, successor_id: UUID | None
 ) -> None:
-    for record in await repository.delete_user_grants(conn, tenant_id, user_id):
-        await _publish_unshared(conn, tenant_id, grant_of(record))
-    if successor_id is None:
-        return
-    for dashboard_id in await repository.move_dashboards(conn, tenant_id, user_id, successor_id):
-        row = await repository.get_dashboard(conn, tenant_id, dashboard_id)
-        assert row is not None
-        await publish_in_tx(
-            conn,
+    removed = await repository.delete_grantee_grants(conn, tenant_id, user_id=user_id)
+    events = [unshared_event(None, tenant_id, grant_of(record)) for record in removed]
+    if successor_id is not None:
+        moved = await repository.move_dashboards(conn, tenant_id, user_id, successor_id)
+        events += [
             make_event(
                 "dashboard.updated",
                 tenant_id=tenant_id,
@@ -73,19 +69,15 @@ async def on_user_deleted(
                     version=row.version,
                     changed_fields=("owner_id",),
                 ),
-            ),
-        )
+            )
+            for row in moved
+        ]
+    await publish_many_in_tx(conn, events)
 
 
 async def on_role_deleted(conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID) -> None:
-    for record in await repository.delete_role_grants(conn, tenant_id, role_id):
-        await _publish_unshared(conn, tenant_id, grant_of(record))
-
-
-async def _publish_unshared(conn: asyncpg.Connection, tenant_id: UUID, grant: Grant) -> None:
-    row = await repository.get_dashboard(conn, tenant_id, grant.dashboard_id)
-    if row is not None:
-        await publish_in_tx(conn, unshared_event(None, row, grant))
+    removed = await repository.delete_grantee_grants(conn, tenant_id, role_id=role_id)
+    await publish_many_in_tx(conn, [unshared_event(None, tenant_id, grant_of(r)) for r in removed])
 
 
 def subscribe_identity_events(

@@ -77,28 +77,8 @@ async def signup(
                 role_id=roles["admin"],
             )
             await publish_user_created(conn, components, user, actor_id=None)
-            session_id, refresh_token = await start_session(
-                conn, components, tenant_id=tenant_id, user_id=user["id"], address=address
-            )
-            await repository.record_login(conn, tenant_id, user["id"])
-            await publish(
-                conn,
-                settings,
-                "user.logged_in",
-                tenant_id=tenant_id,
-                subject_id=user["id"],
-                actor_id=user["id"],
-                session_id=str(session_id),
-                data=events.UserLoggedInV1(method="password", client_address=address),
-            )
-            access_token = await access_token_for(
-                conn,
-                components,
-                tenant_id=tenant_id,
-                user_id=user["id"],
-                role_id=roles["admin"],
-                session_id=str(session_id),
-                via="password",
+            session_id, refresh_token, access_token = await log_in(
+                conn, components, tenant_id, user["id"], roles["admin"], address
             )
     except asyncpg.UniqueViolationError as error:
         raise conflict_from(error) from None
@@ -251,31 +231,47 @@ async def login(
     async with components.pool.acquire() as conn, conn.transaction():
         if new_hash is not None:
             await repository.set_password_hash(conn, tenant_id, user["id"], new_hash)
-        session_id, refresh_token = await start_session(
-            conn, components, tenant_id=tenant_id, user_id=user["id"], address=address
-        )
-        await repository.record_login(conn, tenant_id, user["id"])
         await repository.clear_throttle(conn, f"account:{user['id']}")
-        await publish(
-            conn,
-            components.settings,
-            "user.logged_in",
-            tenant_id=tenant_id,
-            subject_id=user["id"],
-            actor_id=user["id"],
-            session_id=str(session_id),
-            data=events.UserLoggedInV1(method="password", client_address=address),
-        )
-        access_token = await access_token_for(
-            conn,
-            components,
-            tenant_id=tenant_id,
-            user_id=user["id"],
-            role_id=user["role_id"],
-            session_id=str(session_id),
-            via="password",
+        session_id, refresh_token, access_token = await log_in(
+            conn, components, tenant_id, user["id"], user["role_id"], address
         )
     return token_pair(components, access_token, refresh_token, str(session_id))
+
+
+async def log_in(
+    conn: asyncpg.Connection,
+    components: Components,
+    tenant_id: UUID,
+    user_id: UUID,
+    role_id: UUID,
+    address: str | None,
+) -> tuple[UUID, str, str]:
+    """A new password session for the user: session, last login, ``user.logged_in`` and an access
+    token; returns (session id, refresh token, access token)."""
+    session_id, refresh_token = await start_session(
+        conn, components, tenant_id=tenant_id, user_id=user_id, address=address
+    )
+    await repository.record_login(conn, tenant_id, user_id)
+    await publish(
+        conn,
+        components.settings,
+        "user.logged_in",
+        tenant_id=tenant_id,
+        subject_id=user_id,
+        actor_id=user_id,
+        session_id=str(session_id),
+        data=events.UserLoggedInV1(method="password", client_address=address),
+    )
+    access_token = await access_token_for(
+        conn,
+        components,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        role_id=role_id,
+        session_id=str(session_id),
+        via="password",
+    )
+    return session_id, refresh_token, access_token
 
 
 # Refresh and logout ------------------------------------------------------------------------------

@@ -22,9 +22,18 @@ def _no_such_role() -> NotFound:
     return NotFound("no such role")
 
 
-def _not_builtin(role: asyncpg.Record) -> None:
+async def _lock_custom_role(
+    conn: asyncpg.Connection, caller: Caller, role_id: UUID, action: str
+) -> asyncpg.Record:
+    """Lock a role the caller may ``action``: 404 when it is not the tenant's, 403 without the
+    permission, 409 for a built-in role."""
+    role = await repository.lock_role(conn, caller.tenant_id, role_id)
+    if role is None:
+        raise _no_such_role()
+    require(caller, action, "role", object_id=role_id)
     if role["is_builtin"]:
         raise Conflict("built-in roles cannot be changed", code="builtin_role")
+    return role
 
 
 async def list_roles(components: Components, caller: Caller) -> list[RoleOut]:
@@ -110,11 +119,7 @@ async def update_role(
     fields = body.model_dump(exclude_unset=True)
     try:
         async with components.pool.acquire() as conn, conn.transaction():
-            current = await repository.lock_role(conn, caller.tenant_id, role_id)
-            if current is None:
-                raise _no_such_role()
-            require(caller, "update", "role", object_id=role_id)
-            _not_builtin(current)
+            current = await _lock_custom_role(conn, caller, role_id, "update")
             name = fields.get("name") or current["name"]
             description = (
                 fields["description"] if "description" in fields else current["description"]
@@ -153,11 +158,7 @@ async def update_role(
 
 async def delete_role(components: Components, caller: Caller, role_id: UUID) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
-        current = await repository.lock_role(conn, caller.tenant_id, role_id)
-        if current is None:
-            raise _no_such_role()
-        require(caller, "delete", "role", object_id=role_id)
-        _not_builtin(current)
+        await _lock_custom_role(conn, caller, role_id, "delete")
         if await repository.count_role_users(conn, caller.tenant_id, role_id):
             raise Conflict("the role still has users", code="role_in_use")
         await publish(
@@ -177,11 +178,7 @@ async def grant_permission(
     components: Components, caller: Caller, role_id: UUID, body: PermissionIn
 ) -> PermissionOut:
     async with components.pool.acquire() as conn, conn.transaction():
-        current = await repository.lock_role(conn, caller.tenant_id, role_id)
-        if current is None:
-            raise _no_such_role()
-        require(caller, "update", "role", object_id=role_id)
-        _not_builtin(current)
+        await _lock_custom_role(conn, caller, role_id, "update")
         row = await _grant(conn, components, caller, role_id, body)
         await repository.mark_role_permissions_changed(conn, caller.tenant_id, role_id)
     return permission_out(row)
@@ -191,11 +188,7 @@ async def revoke_permission(
     components: Components, caller: Caller, role_id: UUID, permission_id: UUID
 ) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
-        current = await repository.lock_role(conn, caller.tenant_id, role_id)
-        if current is None:
-            raise _no_such_role()
-        require(caller, "update", "role", object_id=role_id)
-        _not_builtin(current)
+        await _lock_custom_role(conn, caller, role_id, "update")
         row = await repository.delete_permission(conn, caller.tenant_id, role_id, permission_id)
         if row is None:
             raise NotFound("no such permission")

@@ -1,6 +1,6 @@
 """Lookout event contracts: the single source of truth for domain events."""
 
-from lookout_contracts.envelope import CONTENT_TYPE, Envelope, RawEnvelope, Subject
+from lookout_contracts.envelope import CONTENT_TYPE, Envelope, Subject
 from lookout_contracts.errors import ContractError, InvalidEvent, UnknownEventType
 from lookout_contracts.events.base import EventData
 from lookout_contracts.registry import (
@@ -27,7 +27,6 @@ __all__ = [
     "EventRegistry",
     "EventSpec",
     "InvalidEvent",
-    "RawEnvelope",
     "Subject",
     "UnknownEventType",
     "all_event_specs",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
@@ -63,7 +63,3 @@ class Envelope(BaseModel, Generic[DataT]):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
-
-
-class RawEnvelope(Envelope[Any]):
-    """An envelope whose data has not been checked against its event type yet."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pydantic import Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOCAL_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
-
 
 class ServiceSettings(BaseSettings):
     """Knobs every service shares. Subclasses set ``env_prefix`` (``LOOKOUT_<SERVICE>_``)."""

@@ -74,18 +74,6 @@ async def insert_dashboard(
     return DashboardRow.of(record)
 
 
-async def get_dashboard(
-    conn: asyncpg.Connection, tenant_id: UUID, dashboard_id: UUID, *, for_update: bool = False
-) -> DashboardRow | None:
-    lock = " FOR UPDATE" if for_update else ""
-    record = await conn.fetchrow(
-        f"SELECT {DASHBOARD_COLUMNS} FROM dashboards WHERE tenant_id = $1 AND id = $2{lock}",
-        tenant_id,
-        dashboard_id,
-    )
-    return None if record is None else DashboardRow.of(record)
-
-
 async def get_dashboard_and_grants(
     conn: asyncpg.Connection,
     tenant_id: UUID,

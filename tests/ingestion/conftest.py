@@ -111,15 +111,26 @@ class Pipeline:
     ) -> dict[str, tuple[int, int]]:
         """Wait until every table holds at least the expected rows; return the final counts."""
 
+        last: dict[str, tuple[int, int]] | str = "no answer yet"
+
         async def arrived() -> dict[str, tuple[int, int]] | None:
+            nonlocal last
             try:
                 counts = await self.counts(clickhouse)
-            except (ClickHouseError, aiohttp.ClientError, OSError):
+            except (ClickHouseError, aiohttp.ClientError, OSError) as error:
+                last = repr(error)
                 return None  # the consumer has not made its tables yet, or the server is down
+            last = counts
             done = all(counts[table][0] >= expected.rows[table] for table in TABLES)
             return counts if done else None
 
-        await wait_until(arrived, timeout=timeout, interval=0.25, message="rows in clickhouse")
+        try:
+            await wait_until(arrived, timeout=timeout, interval=0.25, message="rows in clickhouse")
+        except AssertionError as error:
+            # Say how far it got: missing rows and a stalled consumer look alike otherwise.
+            raise AssertionError(
+                f"{error}; expected {expected.rows}, last (rows, distinct ids): {last}"
+            ) from None
         await asyncio.sleep(1.5)  # a duplicate would come in a later flush: give it the chance
         return await self.counts(clickhouse)
 

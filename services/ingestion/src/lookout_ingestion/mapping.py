@@ -78,18 +78,16 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
         raise Unmappable("time outside ClickHouse DateTime (1970-01-01 to 2106-02-07)")
     actor = event.actor_id
     subject = event.subject
-    tenant = event.tenant_id
-    event_type = event.type
     if subject.type == "dashboard":
         rows.append(
             (
                 "dashboard_events",
                 (
                     event.id,
-                    subject.id,  # a canonical UUID (the contracts' pattern): the encoder reads it
+                    uuid.UUID(subject.id),
                     actor or NO_USER,
-                    tenant,
-                    event_type,
+                    event.tenant_id,
+                    event.type,
                     event.data.model_dump_json(),
                     timestamp,
                 ),
@@ -103,7 +101,7 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
                 (
                     data.query_id,
                     actor or NO_USER,
-                    tenant,
+                    event.tenant_id,
                     data.data_source_id,
                     data.query_text,
                     data.execution_time_ms,
@@ -121,9 +119,9 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
                 (
                     event.id,
                     actor,
-                    tenant,
+                    event.tenant_id,
                     event.session_id or "",
-                    event_type,
+                    event.type,
                     subject.type,
                     subject.id,
                     timestamp,

@@ -2,8 +2,10 @@
 beside the same run's ClickHouse-side limit, and event-time→queryable latency at a steady rate.
 
 - Throughput: ``--events`` mixed events are produced first, then ``--consumers`` ingestion
-  consumer processes (the real ``python -m lookout_ingestion.consumer``) read them; the rate is
-  events / (last row queryable - first row queryable), so group joining is not counted.
+  consumer processes (the real ``python -m lookout_ingestion.consumer``, replicas of one group
+  sharing the partitions; default 2, one per core of the reference machine) read them; the rate
+  is events / (last row queryable - first row queryable), so group joining is not counted.
+  ``--consumers 1`` measures a single replica.
 - ClickHouse limit: the same events' rows, decoded, mapped and RowBinary-encoded beforehand, are
   inserted straight (batches of ``--batch-rows``, the three tables in parallel): the ratio says how
   much of what the server can take the consumer achieves.
@@ -237,7 +239,7 @@ async def latency(
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--consumers", type=int, default=1)
+    parser.add_argument("--consumers", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=10)

@@ -106,6 +106,25 @@ class Pipeline:
             result[table] = (int(rows[0]["n"]), int(rows[0]["ids"]))
         return result
 
+    async def partition_spans(self, clickhouse: ClickHouse) -> str:
+        """Per table and partition: rows and offset range (a gap shows as rows < span)."""
+        spans = []
+        try:
+            for table in TABLES:
+                rows = await clickhouse.rows(
+                    f"SELECT _topic, _partition, count() AS n, min(_offset) AS low, "
+                    f"max(_offset) AS high FROM {table} GROUP BY _topic, _partition "
+                    f"ORDER BY _topic, _partition"
+                )
+                spans += [
+                    f"{table}:{row['_topic'].rsplit('.', 2)[-2]}/{row['_partition']} "
+                    f"{row['n']} in [{row['low']}, {row['high']}]"
+                    for row in rows
+                ]
+        except (ClickHouseError, aiohttp.ClientError, OSError) as error:
+            return repr(error)
+        return "; ".join(spans)
+
     async def wait_for_rows(
         self, clickhouse: ClickHouse, expected: Expected, *, timeout: float = 60.0
     ) -> dict[str, tuple[int, int]]:
@@ -129,7 +148,8 @@ class Pipeline:
         except AssertionError as error:
             # Say how far it got: missing rows and a stalled consumer look alike otherwise.
             raise AssertionError(
-                f"{error}; expected {expected.rows}, last (rows, distinct ids): {last}"
+                f"{error}; expected {expected.rows}, last (rows, distinct ids): {last}; "
+                f"per partition: {await self.partition_spans(clickhouse)}"
             ) from None
         await asyncio.sleep(1.5)  # a duplicate would come in a later flush: give it the chance
         return await self.counts(clickhouse)

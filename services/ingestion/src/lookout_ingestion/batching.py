@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +20,36 @@ class TableRows:
 
     rows: list[bytes] = field(default_factory=list)
     origins: list[tuple[TopicPartition, int]] = field(default_factory=list)
+    first: dict[TopicPartition, int] = field(default_factory=dict)
+    """The lowest offset held per partition (rows of a partition are added in offset order)."""
 
     def add(self, partition: TopicPartition, offset: int, encoded: bytes) -> None:
         self.rows.append(encoded)
         self.origins.append((partition, offset))
+        if partition not in self.first:
+            self.first[partition] = offset
+
+    def keep_unstored(
+        self, owned: Callable[[TopicPartition], bool], stored: Callable[[TopicPartition], int]
+    ) -> None:
+        """Keep only the rows of partitions still ``owned`` whose offset is above ``stored``
+        (per partition): the same as ``keep``, without a call per row when every row stays (the
+        usual case: checked per partition against its lowest offset)."""
+        cutoffs: dict[TopicPartition, int | None] = {}
+        for partition, first in self.first.items():
+            if not owned(partition):
+                cutoffs[partition] = None
+            else:
+                cutoff = stored(partition)
+                if cutoff >= first:
+                    cutoffs[partition] = cutoff
+        if not cutoffs:
+            return
+        self.keep(
+            lambda partition, offset: (
+                (cutoff := cutoffs.get(partition, -1)) is not None and offset > cutoff
+            )
+        )
 
     def keep(self, wanted: Any) -> None:
         """Keep only the rows for which ``wanted(partition, offset)`` holds (order unchanged)."""
@@ -34,6 +60,10 @@ class TableRows:
         ]
         self.rows = [row for row, _ in kept]
         self.origins = [origin for _, origin in kept]
+        self.first = {}
+        for partition, offset in self.origins:
+            if partition not in self.first:
+                self.first[partition] = offset
 
     def __len__(self) -> int:
         return len(self.rows)

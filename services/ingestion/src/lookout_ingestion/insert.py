@@ -55,9 +55,7 @@ async def insert_table(
     """Store ``batch`` in ``table``: return when every row still owned is in ClickHouse once."""
     attempt = 0
     while True:
-        batch.keep(
-            lambda partition, offset: owned(partition) and offset > stored.stored(table, partition)
-        )
+        batch.keep_unstored(owned, lambda partition: stored.stored(table, partition))
         if not batch:
             return
         query_id = f"{query_id_prefix}{uuid.uuid4().hex}"

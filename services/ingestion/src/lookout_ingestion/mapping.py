@@ -78,16 +78,18 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
         raise Unmappable("time outside ClickHouse DateTime (1970-01-01 to 2106-02-07)")
     actor = event.actor_id
     subject = event.subject
+    tenant = event.tenant_id
+    event_type = event.type
     if subject.type == "dashboard":
         rows.append(
             (
                 "dashboard_events",
                 (
                     event.id,
-                    uuid.UUID(subject.id),
+                    subject.id,  # a canonical UUID (the contracts' pattern): the encoder reads it
                     actor or NO_USER,
-                    event.tenant_id,
-                    event.type,
+                    tenant,
+                    event_type,
                     event.data.model_dump_json(),
                     timestamp,
                 ),
@@ -101,7 +103,7 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
                 (
                     data.query_id,
                     actor or NO_USER,
-                    event.tenant_id,
+                    tenant,
                     data.data_source_id,
                     data.query_text,
                     data.execution_time_ms,
@@ -119,9 +121,9 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
                 (
                     event.id,
                     actor,
-                    event.tenant_id,
+                    tenant,
                     event.session_id or "",
-                    event.type,
+                    event_type,
                     subject.type,
                     subject.id,
                     timestamp,

@@ -41,6 +41,12 @@ class Settings(ServiceSettings):
         default=100_000, ge=1, description="Fetching pauses above this many unflushed rows"
     )
     fetch_max_records: int = Field(default=5_000, ge=1)
+    fetch_max_partition_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Bytes fetched per partition and request: bigger means fewer round trips",
+    )
+    fetch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # Inserting
     insert_timeout_s: float = Field(default=30.0, gt=0)

@@ -1,7 +1,8 @@
 """Decode and validate step: a Kafka record's value → the typed event, or why it is rejected.
 
-One ``parse_event`` call parses the JSON and validates envelope and data against the contracts
-(pydantic-core does both in one pass: cheaper per event than any split into json + model).
+The contracts' ``FastParser``: msgspec mirrors of the contract models validate envelope and data in
+one pass (about 2 µs an event, less than half of pydantic's); whatever they do not accept, or a type
+they do not mirror, goes to ``parse_event``, the contract itself, which accepts it or says why not.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lookout_contracts import ContractError, Envelope, parse_event
+from lookout_contracts import ContractError
+from lookout_contracts.fast import FastParser
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +23,14 @@ class Rejected:
 
 
 EMPTY = Rejected("empty message: no value", "empty")
+_PARSER = FastParser()
 
 
-def decode(value: bytes | None) -> Envelope[Any] | Rejected:
+def decode(value: bytes | None) -> Any:
+    """The event (a contracts envelope or its fast mirror: the same attributes), or ``Rejected``."""
     if not value:
         return EMPTY
     try:
-        return parse_event(value)
+        return _PARSER.parse(value)
     except ContractError as error:
         return Rejected(error.reason, error.code)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final, Literal
 
-from lookout_contracts import Envelope
 from lookout_contracts.events.datasource import QueryExecutedV1
+from lookout_contracts.fast import data_json
 
 Table = Literal["dashboard_events", "query_metrics", "user_activity"]
 TABLES: Final[tuple[Table, ...]] = ("dashboard_events", "query_metrics", "user_activity")
@@ -68,8 +68,9 @@ class Unmappable(ValueError):
     code: Final = "unmappable"
 
 
-def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
-    """The rows ``event`` contributes, at most one per table; none is a valid outcome.
+def map_event(event: Any) -> list[tuple[Table, Row]]:
+    """The rows ``event`` (a contracts envelope or its fast mirror) contributes, at most one per
+    table; none is a valid outcome.
 
     Raises ``Unmappable`` for an event whose time a ``DateTime`` cannot hold."""
     rows: list[tuple[Table, Row]] = []
@@ -90,13 +91,13 @@ def map_event(event: Envelope[Any]) -> list[tuple[Table, Row]]:
                     actor or NO_USER,
                     tenant,
                     event_type,
-                    event.data.model_dump_json(),
+                    data_json(event),
                     timestamp,
                 ),
             )
         )
-    data = event.data
-    if isinstance(data, QueryExecutedV1):
+    if event_type == "query.executed":
+        data: QueryExecutedV1 = event.data
         rows.append(
             (
                 "query_metrics",

@@ -1,0 +1,263 @@
+"""The msgspec fast path accepts only what ``parse_event`` accepts, with the same values.
+
+Valid events of every type are generated from the contracts' JSON Schemas, then broken in many
+ways (fields removed, added, retyped; lax forms of numbers, times and ids; duplicate keys, odd
+escapes, trailing newlines under patterns). Whenever msgspec accepts an input, pydantic must accept
+it too and read the same event; what msgspec refuses is ``parse_event``'s to judge.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lookout_contracts import REGISTRY, ContractError, EventSpec, make_event, parse_event
+from lookout_contracts.fast import FastParser, data_json, is_fast
+from pydantic import BaseModel
+
+from tests.contracts.strategies import ANY_JSON, aware_datetimes, data_dicts
+
+PARSER = FastParser()
+MIRRORED = [spec for spec in REGISTRY.all_event_specs() if spec.type in PARSER.mirrored]
+HOT_TYPES = {"dashboard.viewed", "query.executed", "alert.triggered", "user.logged_in"}
+
+
+def plain(value: Any) -> Any:
+    """A value of either kind of event as plain, comparable Python data."""
+    if isinstance(value, BaseModel):
+        return {name: plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, msgspec.Struct):
+        fields = {name: plain(getattr(value, name)) for name in value.__struct_fields__}
+        if hasattr(type(value), "type") and "type" not in fields:
+            fields["type"] = type(value).type  # the tag
+        return fields
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return value
+    if isinstance(value, datetime):
+        return value.timestamp(), value.utcoffset() is not None
+    return value
+
+
+def same_event(fast: Any, slow: Any) -> None:
+    expected = plain(slow)
+    got = plain(fast)
+    # An IP address field keeps its text on the fast path.
+    for name, value in got["data"].items():
+        if isinstance(expected["data"][name], ipaddress.IPv4Address | ipaddress.IPv6Address):
+            got["data"][name] = ipaddress.ip_address(value)
+    assert got == expected
+
+
+def valid_event(spec: EventSpec, draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, Any]:
+    payload = spec.data_model.model_validate(draw(data_dicts(spec)))
+    session = st.text(min_size=1, max_size=128)
+    event = make_event(
+        spec.type,
+        version=spec.version,
+        tenant_id=draw(st.uuids()),
+        subject_id=draw(st.uuids()),
+        actor_id=draw(st.none() | st.uuids()),
+        session_id=draw(session if spec.session_required else st.none() | session),
+        time=draw(aware_datetimes),
+        data=payload,
+    )
+    loaded: dict[str, Any] = json.loads(event.to_json())
+    return loaded
+
+
+def check(raw: bytes) -> None:
+    """The property: msgspec accepting means pydantic accepting the same event."""
+    fast = PARSER.decode(raw)
+    if fast is None:
+        return
+    try:
+        slow = parse_event(raw)
+    except ContractError as error:
+        pytest.fail(f"fast path accepted what parse_event refuses ({error.code}: {error}): {raw!r}")
+    same_event(fast, slow)
+    assert data_json(fast) == data_json(slow)
+
+
+def test_the_hot_event_types_are_mirrored() -> None:
+    assert HOT_TYPES <= set(PARSER.mirrored)
+
+
+@pytest.mark.parametrize("spec", MIRRORED, ids=lambda spec: spec.tag)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_valid_events_take_the_fast_path_with_the_same_values(
+    spec: EventSpec, data: st.DataObject
+) -> None:
+    raw = json.dumps(valid_event(spec, data.draw)).encode()
+    fast = PARSER.decode(raw)
+    assert fast is not None and is_fast(fast)
+    check(raw)
+    assert not is_fast(parse_event(raw))
+
+
+# Breaking valid events ---------------------------------------------------------------------------
+
+TIMES = [
+    "2026-11-26T16:01:15Z",
+    "2026-11-26t16:01:15z",
+    "2026-11-26 16:01:15Z",
+    "2026-11-26T16:01:15",
+    "2026-11-26T16:01:15.123456789Z",
+    "2026-11-26T16:01:15+01:00",
+    "2026-11-26T16:01:15+0100",
+    "2026-11-26T16:01:15-23:59",
+    "2026-11-26T16:01:60Z",
+    "2026-02-30T16:01:15Z",
+    "2026-11-26",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    1_700_000_000,
+    1_700_000_000.5,
+    "1700000000",
+]
+ODD_STRINGS = [
+    "",
+    " ",
+    "\n",
+    "\ud800",
+    "a\u0000b",
+    "\u2028",
+    "x" * 129,
+    "é" * 64,
+    "A",
+    "::1",
+    "127.0.0.1",
+    "127.000.0.1",
+    "::ffff:1.2.3.4",
+    "fe80::1%eth0",
+]
+
+
+def uuid_forms(value: str) -> list[Any]:
+    parsed = UUID(value)
+    return [
+        value.upper(),
+        parsed.hex,
+        f"{{{value}}}",
+        f"urn:uuid:{value}",
+        value + "\n",
+        " " + value,
+        parsed.int,
+        value[:-1],
+    ]
+
+
+def variants(value: Any) -> list[Any]:
+    """Things to put where ``value`` was: lax forms of it, and wrong types."""
+    out: list[Any] = [None, True, 0, -1, 1.0, 2.5, "", [], {}, [value], 2**64, -(2**63) - 1]
+    if isinstance(value, str):
+        out += [value + "\n", value.upper(), value + " ", value * 2, *ODD_STRINGS, *TIMES]
+        try:
+            out += uuid_forms(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool):
+        out += [int(value), str(value).lower(), "yes", "1"]
+    elif isinstance(value, int):
+        out += [float(value), str(value), value + 0.5, value * 10**12, -value, 2**32, 2**63]
+    elif isinstance(value, float):
+        out += [int(value), str(value), 1e308, 1e309, -1e309]
+    if isinstance(value, list):
+        out += [tuple(value), value * 60, [*value, None]]
+    return out
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths(item, (*prefix, index))
+    return found
+
+
+def at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
+@st.composite
+def broken(draw: st.DrawFn, spec: EventSpec) -> bytes:
+    event = valid_event(spec, draw)
+    path = draw(st.sampled_from(paths(event)))
+    parent, key = at(event, path[:-1]), path[-1]
+    how = draw(st.sampled_from(["replace", "remove", "add", "raw"]))
+    if how == "replace":
+        parent[key] = draw(st.sampled_from(variants(parent[key])) | ANY_JSON)
+    elif how == "remove" and isinstance(parent, dict):
+        del parent[key]
+    elif how == "add" and isinstance(parent, dict):
+        parent[draw(st.sampled_from(["extra", "ID", "type", key + "_"]))] = draw(ANY_JSON)
+    text = json.dumps(event, ensure_ascii=draw(st.booleans()))
+    if how == "raw":
+        text = draw(
+            st.sampled_from(
+                [
+                    text + "\n",
+                    " " + text,
+                    text[:-1] + ', "type": "dashboard.viewed"}',
+                    text[:-1] + f', "id": "{UUID(int=1)}"}}',
+                    text[:-1] + ', "version": 1}',
+                    text.replace('"', "'", 2),
+                    text[:-1],
+                    text + "{}",
+                    json.dumps(event, indent=2),
+                ]
+            )
+        )
+    return text.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("spec", MIRRORED, ids=lambda spec: spec.tag)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_fast_path_accepts_nothing_parse_event_refuses(
+    spec: EventSpec, data: st.DataObject
+) -> None:
+    check(data.draw(broken(spec), label="raw"))
+
+
+def test_what_the_fast_path_refuses_is_explained_by_parse_event() -> None:
+    valid = json.dumps(
+        {
+            **json.loads(
+                make_event(
+                    "dashboard.viewed",
+                    tenant_id=UUID(int=1),
+                    subject_id=UUID(int=2),
+                    data=REGISTRY.data_model("dashboard.viewed")(version=3),
+                ).to_json()
+            ),
+            "data": {"version": "3"},  # a lax form pydantic reads as 3
+        }
+    ).encode()
+    assert PARSER.decode(valid) is None
+    assert not is_fast(PARSER.parse(valid))
+    with pytest.raises(ContractError) as refused:
+        PARSER.parse(b'{"type": "dashboard.viewed"')
+    assert refused.value.code == "invalid_json"
+
+
+def test_unmirrored_types_always_go_to_parse_event() -> None:
+    unmirrored = [spec for spec in REGISTRY.all_event_specs() if spec not in MIRRORED]
+    assert unmirrored, "every type is mirrored: this test has nothing to check"
+    for spec in unmirrored:
+        assert spec.type not in PARSER.mirrored

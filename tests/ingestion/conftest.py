@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError
+from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError, client_session
 from lookout_ingestion.mapping import TABLES
 from lookout_ingestion.migrate import apply_migrations
 from lookout_kit.kafka import ensure_topics
@@ -175,7 +175,7 @@ async def pipeline(servers: Servers, tmp_path: Path) -> AsyncIterator[Pipeline]:
             log_dir=tmp_path,
         )
         await built.create_topics()
-        async with aiohttp.ClientSession() as session:
+        async with client_session() as session:
             # The consumer applies them too; done here so a test can count rows from the start.
             await apply_migrations(pipeline_clickhouse(built, session))
         try:
@@ -187,7 +187,7 @@ async def pipeline(servers: Servers, tmp_path: Path) -> AsyncIterator[Pipeline]:
 
 @pytest.fixture
 async def ch_session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    async with client_session() as session:
         yield session
 
 

@@ -139,3 +139,14 @@ def test_rowbinary_string_has_a_leb128_length(length: int) -> None:
         shift += 7
     assert decoded == length and all(byte & 0x80 for byte in prefix[:-1])
     assert not prefix[-1] & 0x80
+
+
+@pytest.mark.parametrize("session", ["", "s", "é" * 63, "x" * 127, "x" * 128, "é" * 100])
+def test_user_activity_strings_are_length_prefixed_whatever_their_length(session: str) -> None:
+    ids = [uuid.UUID(int=n) for n in (1, 2, 3)]
+    row = (*ids, session, "dashboard.viewed", "dashboard", "a" * 200, 7)
+    encoded = encode_row("user_activity", row, b"")
+    strings = b"".join(
+        encode_string(text) for text in (session, "dashboard.viewed", "dashboard", "a" * 200)
+    )
+    assert encoded == b"".join(map(encode_uuid, ids)) + strings + (7).to_bytes(4, "little")

@@ -12,6 +12,15 @@ from typing import Any
 
 import aiohttp
 
+KEEPALIVE_S = 2.0
+"""How long an idle connection is kept for reuse: below the server's ``keep_alive_timeout``
+(3 s by default), so a request never goes out on a connection the server has just closed."""
+
+
+def client_session() -> aiohttp.ClientSession:
+    """An HTTP session for ClickHouse clients (see ``KEEPALIVE_S``)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+
 
 class ClickHouseError(Exception):
     """ClickHouse answered with an error (the statement ran and failed, or was refused)."""

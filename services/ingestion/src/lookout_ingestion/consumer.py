@@ -31,7 +31,7 @@ from lookout_kit.kafka import ensure_topics
 from lookout_kit.log import configure_logging
 
 from lookout_ingestion.batching import Batch
-from lookout_ingestion.clickhouse import ClickHouse
+from lookout_ingestion.clickhouse import ClickHouse, client_session
 from lookout_ingestion.dead_letter import DeadLetters
 from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
@@ -78,7 +78,7 @@ class IngestionConsumer:
     async def start(self) -> None:
         settings = self._settings
         assert settings.clickhouse_url is not None
-        self._session = aiohttp.ClientSession()
+        self._session = client_session()
         self._clickhouse = ClickHouse(
             self._session,
             url=settings.clickhouse_url,

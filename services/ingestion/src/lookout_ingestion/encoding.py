@@ -72,22 +72,20 @@ def _dashboard_event(row: Row) -> bytes:
     dashboard = _uuid_int(dashboard_id)
     user = user_id.int
     tenant = tenant_id.int
-    return b"".join(
-        (
-            _UUIDS_4(
-                event >> 64,
-                event & _LOW,
-                dashboard >> 64,
-                dashboard & _LOW,
-                user >> 64,
-                user & _LOW,
-                tenant >> 64,
-                tenant & _LOW,
-            ),
-            encode_string(event_type),
-            encode_string(event_data),
-            _U32(timestamp),
+    return (
+        _UUIDS_4(
+            event >> 64,
+            event & _LOW,
+            dashboard >> 64,
+            dashboard & _LOW,
+            user >> 64,
+            user & _LOW,
+            tenant >> 64,
+            tenant & _LOW,
         )
+        + encode_string(event_type)
+        + encode_string(event_data)
+        + _U32(timestamp)
     )
 
 
@@ -141,22 +139,41 @@ def _user_activity(row: Row) -> bytes:
     activity = activity_id.int
     user = user_id.int
     tenant = tenant_id.int
-    return b"".join(
-        (
-            _UUIDS_3(
-                activity >> 64,
-                activity & _LOW,
-                user >> 64,
-                user & _LOW,
-                tenant >> 64,
-                tenant & _LOW,
-            ),
-            encode_string(session_id),
-            encode_string(activity_type),
-            encode_string(resource_type),
-            encode_string(resource_id),
-            _U32(timestamp),
+    session = session_id.encode()
+    kind = activity_type.encode()
+    resource = resource_type.encode()
+    resource_key = resource_id.encode()
+    if (
+        len(session) < 0x80
+        and len(kind) < 0x80
+        and len(resource) < 0x80
+        and len(resource_key) < 0x80
+    ):
+        strings = b"".join(
+            (
+                _SHORT_LENGTH[len(session)],
+                session,
+                _SHORT_LENGTH[len(kind)],
+                kind,
+                _SHORT_LENGTH[len(resource)],
+                resource,
+                _SHORT_LENGTH[len(resource_key)],
+                resource_key,
+            )
         )
+    else:
+        strings = b"".join(map(encode_string, (session, kind, resource, resource_key)))
+    return (
+        _UUIDS_3(
+            activity >> 64,
+            activity & _LOW,
+            user >> 64,
+            user & _LOW,
+            tenant >> 64,
+            tenant & _LOW,
+        )
+        + strings
+        + _U32(timestamp)
     )
 
 

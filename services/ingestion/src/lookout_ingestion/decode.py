@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lookout_contracts import ContractError
-from lookout_contracts.fast import FastParser
+from lookout_contracts import ContractError, parse_event
+from lookout_contracts.fast import REFUSED, FastParser
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +23,24 @@ class Rejected:
 
 
 EMPTY = Rejected("empty message: no value", "empty")
-_PARSER = FastParser()
+
+decode_fast = FastParser().decode_or_raise
+"""The msgspec path alone: the event, or one of ``REFUSED`` (then ``decode_by_contract``)."""
 
 
 def decode(value: bytes | None) -> Any:
     """The event (a contracts envelope or its fast mirror: the same attributes), or ``Rejected``."""
+    try:
+        return decode_fast(value)  # type: ignore[arg-type]  # None: refused, then EMPTY below
+    except REFUSED:
+        return decode_by_contract(value)
+
+
+def decode_by_contract(value: bytes | None) -> Any:
+    """``parse_event``: accepts the lax forms msgspec refuses, or says why the event is invalid."""
     if not value:
         return EMPTY
     try:
-        return _PARSER.parse(value)
+        return parse_event(value)
     except ContractError as error:
         return Rejected(error.reason, error.code)

@@ -123,6 +123,36 @@ async def test_two_replicas_one_stopped_mid_run(
     stop_process(first)
 
 
+async def test_records_fetched_while_the_assignment_waits_are_read_again(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """aiokafka hands out a new assignment's records while the consumer still waits for a
+    previous owner's INSERTs; they must be read again once the partitions are its own, not
+    skipped (they were, when two replicas started on a backlog: the commit went past them)."""
+    expected = Expected()
+    await produce(pipeline.kafka, pipeline, mixed_events(5_000, expected))
+    # A query that looks like a previous owner's INSERT still running, for about 8 s.
+    previous_owner = f"lookout-ingestion:{pipeline.prefix}:{pipeline.database}:previous"
+    blocking = asyncio.create_task(
+        ch_session.post(
+            pipeline.clickhouse_url,
+            params={"query_id": previous_owner, "max_block_size": "1"},
+            data="SELECT count() FROM (SELECT sleep(2) FROM system.numbers LIMIT 4)",
+        )
+    )
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+
+    async def running() -> bool:
+        return previous_owner in await clickhouse.running_query_ids(previous_owner)
+
+    await wait_until(running, timeout=10, interval=0.05, message="the blocking query")
+    consumer = pipeline.start_consumer()
+    assert await pipeline.wait_for_rows(clickhouse, expected, timeout=60) == exact(expected)
+    assert not await clickhouse.running_query_ids(previous_owner)  # the consumer did wait
+    (await blocking).close()
+    stop_process(consumer)
+
+
 async def test_clickhouse_stopped_30s_under_load(
     pipeline: Pipeline, private_clickhouse: PrivateClickHouse, ch_session: aiohttp.ClientSession
 ) -> None:

@@ -165,7 +165,8 @@ class IngestionConsumer:
     ) -> None:
         """decode → validate → map → encode each record into the open batch."""
         if partition not in self._owned:
-            return  # fetched before its revocation; the new owner reads it from the commit
+            self._not_owned(partition, records[0].offset)
+            return
         assert self._dead_letters is not None
         batch, generation = self._batch, self._generation
         stored = self._stored
@@ -211,6 +212,21 @@ class IngestionConsumer:
         EVENTS.labels("ingested").inc(ingested)
         if skipped:
             EVENTS.labels("skipped_rows").inc(skipped)
+
+    def _not_owned(self, partition: TopicPartition, first_offset: int) -> None:
+        """Records of a partition this consumer does not own (yet, or any more) were fetched.
+
+        aiokafka hands out a new assignment's records while ``on_assigned`` still reads what
+        ClickHouse holds; dropping them would leave the position past them and a later commit
+        would skip them for good. A partition still assigned is rewound to the first of them
+        (getmany returns records from the current position only, so that is where it was) and
+        paused, not to fetch them again and again meanwhile; ``on_assigned`` resumes it once it is
+        ours. A revoked partition's records are its new owner's, who reads them from the
+        committed offset."""
+        assert self._consumer is not None
+        if partition in self._consumer.assignment():
+            self._consumer.seek(partition, first_offset)
+            self._consumer.pause(partition)
 
     def _flush_due(self) -> bool:
         batch, settings = self._batch, self._settings
@@ -345,6 +361,8 @@ class IngestionConsumer:
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
         self._owned.update(assigned)
+        assert self._consumer is not None
+        self._consumer.resume(*assigned)  # paused by _not_owned if fetched before this point
         self._paused = False
         PAUSED.set(0)
         logger.info("partitions assigned", extra={"partitions": len(assigned)})

@@ -96,7 +96,7 @@ async def _learn_outcome(
         try:
             while await clickhouse.is_running(query_id):
                 await asyncio.sleep(0.1)
-            await stored.refresh(clickhouse, table, partitions)
+            await stored.refresh(clickhouse, table, partitions, from_table=True)
             return
         except INSERT_ERRORS as error:
             logger.info("clickhouse still unavailable", extra={"error": repr(error)[:300]})

@@ -49,16 +49,29 @@ class StoredOffsets:
             await self.refresh(clickhouse, table, wanted)
 
     async def refresh(
-        self, clickhouse: ClickHouse, table: Table, partitions: Iterable[TopicPartition]
+        self,
+        clickhouse: ClickHouse,
+        table: Table,
+        partitions: Iterable[TopicPartition],
+        *,
+        from_table: bool = False,
     ) -> None:
-        """Read ``table``'s stored offsets of ``partitions``."""
+        """Read ``table``'s stored offsets of ``partitions``: from its offsets view (cheap), or,
+        ``from_table``, from the table's own rows (a scan of its ``_topic, _partition, _offset``
+        columns). After a failed INSERT the table is read: a ClickHouse server killed between
+        writing an INSERT's table part and its view part leaves the view behind the table."""
         wanted = set(partitions)
         if not wanted:
             return
         topics = ", ".join(quote(topic) for topic in sorted({tp.topic for tp in wanted}))
+        source = (
+            f"max(_offset) AS stored FROM {table}"
+            if from_table
+            else f"maxMerge(max_offset) AS stored FROM {table}_offsets"
+        )
         rows = await clickhouse.rows(
-            f"SELECT _topic, _partition, maxMerge(max_offset) AS stored "
-            f"FROM {table}_offsets WHERE _topic IN ({topics}) GROUP BY _topic, _partition"
+            f"SELECT _topic, _partition, {source} "
+            f"WHERE _topic IN ({topics}) GROUP BY _topic, _partition"
         )
         for partition in wanted:
             self._stored.pop((table, partition), None)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import signal
 from random import Random
+from uuid import uuid4
 
 import aiohttp
+from aiokafka import TopicPartition
 from lookout_contracts.headers import (
     DLQ_CODE_HEADER,
     DLQ_ORIGINAL_TOPIC_HEADER,
     DLQ_REASON_HEADER,
 )
+from lookout_ingestion.batching import TableRows
 from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError
-from lookout_ingestion.mapping import TABLES
+from lookout_ingestion.encoding import encode_origin, encode_row
+from lookout_ingestion.insert import Backoff, _learn_outcome
+from lookout_ingestion.mapping import COLUMNS, TABLES
+from lookout_ingestion.offsets import StoredOffsets
 from lookout_testing.topics import TopicCapture
 from lookout_testing.waiting import wait_until
 
@@ -151,6 +157,33 @@ async def test_records_fetched_while_the_assignment_waits_are_read_again(
     assert not await clickhouse.running_query_ids(previous_owner)  # the consumer did wait
     (await blocking).close()
     stop_process(consumer)
+
+
+async def test_a_retry_reads_what_is_stored_from_the_table_not_its_view(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """A ClickHouse server killed between an INSERT's table part and its view part leaves the view
+    behind the table; a retry that trusted the view would store those rows twice."""
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    partition = TopicPartition(pipeline.topic("dashboard"), 0)
+    row = (uuid4(), uuid4(), uuid4(), "", "dashboard.viewed", "dashboard", str(uuid4()), 0)
+    rows = [
+        encode_row("user_activity", row, encode_origin(partition.topic, 0, n)) for n in range(3)
+    ]
+    await clickhouse.insert_rowbinary(
+        "user_activity", COLUMNS["user_activity"], b"".join(rows), query_id=uuid4().hex
+    )
+    await clickhouse.execute("TRUNCATE TABLE `.inner.user_activity_offsets`")  # the lost view part
+    stored = StoredOffsets()
+    await stored.load(clickhouse, [partition])
+    assert stored.stored("user_activity", partition) == -1  # what the view says
+    batch = TableRows()
+    for offset, encoded in enumerate(rows):
+        batch.add(partition, offset, encoded)
+    await _learn_outcome(
+        clickhouse, "user_activity", batch, uuid4().hex, stored, Backoff(0.01, 0.01), 0
+    )
+    assert stored.stored("user_activity", partition) == 2  # what the table holds
 
 
 async def test_clickhouse_stopped_30s_under_load(

@@ -38,12 +38,18 @@ from pydantic import BaseModel, IPvAnyAddress
 from pydantic.fields import FieldInfo
 from pydantic.types import AllowInfNan, StringConstraints
 
-from lookout_contracts.envelope import Envelope
 from lookout_contracts.registry import REGISTRY, EventRegistry, EventSpec
 
 _FLOAT_MAX: Final = sys.float_info.max
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
+_BOUNDS: Final[dict[type, str]] = {
+    annotated_types.Ge: "ge",
+    annotated_types.Le: "le",
+    annotated_types.Gt: "gt",
+    annotated_types.Lt: "lt",
+}
+"""An annotated-types bound → its msgspec.Meta keyword (the same name as its attribute)."""
 
 
 class Unmirrored(Exception):
@@ -133,13 +139,24 @@ def _envelope_struct(spec: EventSpec) -> type[msgspec.Struct]:
         if name == "type":
             continue  # the tag
         if name == "time":
-            # The envelope's one field validator (aware, then converted to UTC): msgspec's tz=True
-            # refuses a naive time; the instant is the same.
-            annotation: Any = Annotated[datetime, msgspec.Meta(tz=True)]
+            # The envelope's one field validator (aware, then converted to UTC). Read as text, then
+            # by datetime.fromisoformat: msgspec's own datetime rounds a 7th+ fractional digit
+            # where pydantic truncates (.9999995 would even move to the next second), so such
+            # times, and anything not plain RFC 3339 with an offset, are pydantic's.
+            annotation: Any = Annotated[str, msgspec.Meta(pattern=_TIME)]
         else:
             annotation = _field_type(info)
         _add_field(namespace, name, annotation, info)
+    namespace["__post_init__"] = _read_time
     return _struct(f"Fast{model.__name__}", namespace, tag=spec.type, tag_field="type")
+
+
+_TIME: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+
+
+def _read_time(event: Any) -> None:
+    # ValueError (a day or hour out of range) is reported by msgspec as a ValidationError.
+    msgspec.structs.force_setattr(event, "time", datetime.fromisoformat(event.time))
 
 
 def _model_struct(model: type[BaseModel]) -> type[msgspec.Struct]:
@@ -338,14 +355,9 @@ def _constrained(
             put("min_length", item.min_length)
         elif lengths and isinstance(item, annotated_types.MaxLen):
             put("max_length", item.max_length)
-        elif bounds and isinstance(item, annotated_types.Ge):
-            put("ge", item.ge)
-        elif bounds and isinstance(item, annotated_types.Le):
-            put("le", item.le)
-        elif bounds and isinstance(item, annotated_types.Gt):
-            put("gt", item.gt)
-        elif bounds and isinstance(item, annotated_types.Lt):
-            put("lt", item.lt)
+        elif bounds and type(item) in _BOUNDS:
+            key = _BOUNDS[type(item)]
+            put(key, getattr(item, key))
         elif isinstance(item, StringConstraints) and lengths and pattern:
             if item.strip_whitespace or item.to_upper or item.to_lower or item.strict:
                 raise Unmirrored(f"transforming constraint {item!r}")
@@ -376,4 +388,4 @@ def _pattern(pattern: str | re.Pattern[str] | None) -> str | None:
     return text[:-1] + r"\Z"
 
 
-__all__ = ["Envelope", "FastParser", "data_json", "is_fast"]
+__all__ = ["REFUSED", "FastParser", "Unmirrored", "data_json", "is_fast"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final, Literal
 
-from lookout_contracts.events.datasource import QueryExecutedV1
 from lookout_contracts.fast import data_json
 
 Table = Literal["dashboard_events", "query_metrics", "user_activity"]
@@ -97,7 +96,7 @@ def map_event(event: Any) -> list[tuple[Table, Row]]:
             )
         )
     if event_type == "query.executed":
-        data: QueryExecutedV1 = event.data
+        data = event.data  # QueryExecutedV1's fields (pydantic model or its fast mirror)
         rows.append(
             (
                 "query_metrics",

@@ -247,6 +247,84 @@ def test_the_fast_path_accepts_nothing_parse_event_refuses(
     check(data.draw(broken(spec), label="raw"))
 
 
+# Event times: the fast path's own reading of them -------------------------------------------------
+
+DIGIT = st.sampled_from("0123456789") | st.sampled_from("０٣९")  # ASCII, then other Unicode digits
+
+
+def digits(count: int) -> st.SearchStrategy[str]:
+    return st.lists(DIGIT, min_size=count, max_size=count).map("".join)
+
+
+@st.composite
+def near_rfc3339(draw: st.DrawFn) -> str:
+    """Times near the shape the fast path reads: each part drawn from its forms and near misses."""
+    sep = st.sampled_from(["-", ":", ".", "", "T", " "])
+    date = draw(
+        st.tuples(digits(4), sep, digits(2), sep, digits(2)).map("".join)
+        | st.sampled_from(["2026-W48-4", "2026W484", "2026-330", "+2026-11-26", "0000-01-01"])
+    )
+    clock = draw(
+        st.tuples(digits(2), sep, digits(2), sep, digits(2)).map("".join)
+        | st.sampled_from(["24:00:00", "23:59:60", "16:01", "16", "160115"])
+    )
+    fraction = draw(
+        st.just("")
+        | st.tuples(st.sampled_from([".", ","]), st.integers(0, 10).flatmap(digits)).map("".join)
+    )
+    offset = draw(
+        st.sampled_from(
+            ["Z", "z", "", "+00:00", "-00:00", "+01", "+0100", "+01:00:30", "+24:00", "+23:59"]
+        )
+        | st.tuples(st.sampled_from(["+", "-", "\u2212"]), digits(2), sep, digits(2)).map("".join)
+    )
+    return date + draw(st.sampled_from(["T", "t", " ", "_", "X"])) + clock + fraction + offset
+
+
+def with_time(time: str) -> bytes:
+    event = json.loads(valid_dashboard_viewed())
+    event["time"] = time
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(time=near_rfc3339())
+def test_the_fast_path_reads_times_as_parse_event_does(time: str) -> None:
+    check(with_time(time))
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2026-11-26T16:01:15Z",
+        "2026-11-26T16:01:15.1Z",
+        "2026-11-26T16:01:15.123456Z",
+        "2026-11-26T16:01:15.123456+05:30",
+        "2026-11-26T16:01:15-00:00",
+        "1970-01-01T00:00:00+23:59",
+    ],
+)
+def test_plain_rfc3339_times_take_the_fast_path(time: str) -> None:
+    assert PARSER.decode(with_time(time)) is not None
+    check(with_time(time))
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2026-11-26T16:01:15.9999995Z",  # rounded by msgspec's datetime, truncated by pydantic
+        "2026-11-26T16:01:15.1234567+01:00",
+        "2026-11-26T16:01:15,5Z",
+        "2026-11-26T16:01:15.Z",
+        "2026-11-26 16:01:15Z",
+        "2026-11-26T16:01:15+01",
+        "2026-11-26T16:01:15",
+    ],
+)
+def test_other_times_go_to_parse_event(time: str) -> None:
+    assert PARSER.decode(with_time(time)) is None
+
+
 def test_what_the_fast_path_refuses_is_explained_by_parse_event() -> None:
     valid = json.dumps(
         {

@@ -142,8 +142,9 @@ def _envelope_struct(spec: EventSpec) -> type[msgspec.Struct]:
             # The envelope's one field validator (aware, then converted to UTC). Read as text, then
             # by datetime.fromisoformat: msgspec's own datetime rounds a 7th+ fractional digit
             # where pydantic truncates (.9999995 would even move to the next second), so such
-            # times, and anything not plain RFC 3339 with an offset, are pydantic's.
-            annotation: Any = Annotated[str, msgspec.Meta(pattern=_TIME)]
+            # times, and anything not plain RFC 3339 with an offset, are pydantic's. The length
+            # bounds are checked by msgspec in C; the shape by ``_read_time``.
+            annotation: Any = Annotated[str, msgspec.Meta(min_length=20, max_length=32)]
         else:
             annotation = _field_type(info)
         _add_field(namespace, name, annotation, info)
@@ -151,12 +152,25 @@ def _envelope_struct(spec: EventSpec) -> type[msgspec.Struct]:
     return _struct(f"Fast{model.__name__}", namespace, tag=spec.type, tag_field="type")
 
 
-_TIME: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
-
-
 def _read_time(event: Any) -> None:
-    # ValueError (a day or hour out of range) is reported by msgspec as a ValidationError.
-    msgspec.structs.force_setattr(event, "time", datetime.fromisoformat(event.time))
+    """``time`` as ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM)``, read by ``datetime.fromisoformat``.
+
+    A handful of character checks instead of a regular expression (which cost more than the rest
+    of the envelope): the separators are where that shape has them and the fraction has at most 6
+    digits; ``fromisoformat`` checks the digits, the ranges and the offset. A ValueError (either
+    way) is reported by msgspec as a ValidationError: the event goes to pydantic."""
+    text = event.time
+    if text[4:17:3] != "--T::":  # the separators at 4, 7, 10, 13 and 16
+        raise ValueError("time: not YYYY-MM-DDTHH:MM:SS")
+    if text[-1] == "Z":
+        clock = len(text) - 1
+    elif text[-3] == ":" and text[-6] in "+-":
+        clock = len(text) - 6
+    else:
+        raise ValueError("time: no Z or ±HH:MM offset")
+    if clock != 19 and (text[19] != "." or not 21 <= clock <= 26):
+        raise ValueError("time: a fraction of 1 to 6 digits only")
+    msgspec.structs.force_setattr(event, "time", datetime.fromisoformat(text))
 
 
 def _model_struct(model: type[BaseModel]) -> type[msgspec.Struct]:

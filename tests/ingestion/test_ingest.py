@@ -30,11 +30,22 @@ from tests.ingestion.conftest import (
     produce,
     stop_process,
 )
-from tests.ingestion.factories import Expected, mixed_events
+from tests.ingestion.factories import KINDS, Expected, mixed_events, stamp
 
 
 def exact(expected: Expected) -> dict[str, tuple[int, int]]:
     return {table: (expected.rows[table], expected.rows[table]) for table in TABLES}
+
+
+def with_resends(events: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes, bytes]]:
+    """Every tenth event is sent again 100 events later, as the outbox relay does after a lost
+    acknowledgement (same key and bytes): the expected rows do not change."""
+    out = []
+    for n, event in enumerate(events):
+        out.append(event)
+        if n >= 100 and n % 10 == 0:
+            out.append(events[n - 100])
+    return out
 
 
 async def test_100k_events_land_exactly_once(
@@ -89,7 +100,9 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     events = mixed_events(100_000, expected)
     # Small, frequent flushes: more kills land mid-insert or between an insert and its commit.
     settings = {"batch_max_rows": "3000", "batch_max_age_s": "0.2"}
-    producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=6_000))
+    producing = asyncio.create_task(
+        produce(pipeline.kafka, pipeline, with_resends(events), rate=6_000)
+    )
     random = Random(7)
     clickhouse = pipeline_clickhouse(pipeline, ch_session)
     for _ in range(6):
@@ -119,7 +132,9 @@ async def test_two_replicas_one_stopped_mid_run(
     expected = Expected()
     events = mixed_events(40_000, expected)
     first, second = pipeline.start_consumer(), pipeline.start_consumer()
-    producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=5_000))
+    producing = asyncio.create_task(
+        produce(pipeline.kafka, pipeline, with_resends(events), rate=5_000)
+    )
     await asyncio.sleep(4)
     stop_process(second, signal.SIGTERM)
     assert second.returncode == 0
@@ -127,6 +142,48 @@ async def test_two_replicas_one_stopped_mid_run(
     clickhouse = pipeline_clickhouse(pipeline, ch_session)
     assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
     stop_process(first)
+
+
+async def test_resent_events_are_stored_once_also_after_a_restart(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """The outbox relay resends an event (same id and key, a later offset) when an acknowledgement
+    is lost. Resends read by a running consumer, and resends of events stored before a restart
+    (the new consumer reads the window before its committed offsets again), are dropped."""
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    first_expected, then_expected = Expected(), Expected()
+    first = mixed_events(2_000, first_expected)
+    then = mixed_events(1_000, then_expected)
+    consumer = pipeline.start_consumer()
+    await produce(pipeline.kafka, pipeline, first + first[:300])
+    assert await pipeline.wait_for_rows(clickhouse, first_expected) == exact(first_expected)
+    stop_process(consumer, signal.SIGTERM)  # everything committed: the resends below come after
+    assert consumer.returncode == 0
+    resent_and_new = [
+        event for pair in zip(first[-500:], then[:500], strict=True) for event in pair
+    ]
+    await produce(pipeline.kafka, pipeline, resent_and_new + then[500:] + first[1_000:1_200])
+    pipeline.start_consumer()
+    expected = Expected(first_expected.rows + then_expected.rows)
+    assert await pipeline.wait_for_rows(clickhouse, expected) == exact(expected)
+
+
+async def test_a_resend_further_back_than_the_window_is_stored_again(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """The rule is "the same id at one of the ``dedup_window`` offsets before, in the partition":
+    deterministic, so every replica and restart decides alike; copies further apart are kept."""
+    login = KINDS[3]  # user.logged_in: one user_activity row each
+    key = b"one-partition"
+    events = [(login.source, key, stamp(login)[1]) for _ in range(150)]
+    resends = [events[0], events[149], events[100], events[110]]  # at offsets 150 to 153
+    pipeline.start_consumer(dedup_window="50")
+    await produce(pipeline.kafka, pipeline, events + resends)
+    expected = Expected()
+    expected.rows["user_activity"] = 152  # events 0 and 100 again: 150 and 52 offsets apart
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    counts = await pipeline.wait_for_rows(clickhouse, expected)
+    assert counts["user_activity"] == (152, 150)
 
 
 async def test_records_fetched_while_the_assignment_waits_are_read_again(

@@ -34,6 +34,7 @@ from lookout_ingestion.batching import Batch
 from lookout_ingestion.clickhouse import ClickHouse, client_session
 from lookout_ingestion.dead_letter import DeadLetters
 from lookout_ingestion.decode import REFUSED, Rejected, decode_by_contract, decode_fast
+from lookout_ingestion.dedup import RecentIds
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
 from lookout_ingestion.insert import INSERT_ERRORS, Backoff, insert_table
 from lookout_ingestion.mapping import Unmappable, map_event
@@ -63,6 +64,7 @@ class IngestionConsumer:
         self._producer: AIOKafkaProducer | None = None
         self._dead_letters: DeadLetters | None = None
         self._stored = StoredOffsets()
+        self._recent = RecentIds(settings.dedup_window)
         self._owned: set[TopicPartition] = set()
         self._generation = 0
         """Bumped at every revocation: a flush of an older generation stores and commits nothing more."""
@@ -163,18 +165,28 @@ class IngestionConsumer:
     async def _ingest(
         self, partition: TopicPartition, records: list[ConsumerRecord[Any, Any]]
     ) -> None:
-        """decode → validate → map → encode each record into the open batch."""
+        """decode → validate → drop resent → map → encode each record into the open batch."""
         if partition not in self._owned:
             self._not_owned(partition, records[0].offset)
             return
-        assert self._dead_letters is not None
+        assert self._dead_letters is not None and self._consumer is not None
+        window = self._recent.window(partition)
+        if window is None:  # its first records since the assignment: read the window first
+            start = self._recent.open(partition, records[0].offset)
+            if start < records[0].offset:
+                self._consumer.seek(partition, start)  # drops these; read again after the window
+                return
+            window = self._recent.window(partition)
+            assert window is not None
+        seen, warm_until = window
+        span = self._recent.span
         batch, generation = self._batch, self._generation
         stored = self._stored
         threshold = stored.threshold(partition)
         tables = batch.tables
         topic = encode_topic(partition.topic)
         number = partition.partition
-        ingested = skipped = 0
+        ingested = skipped = resent = 0
         consumed = -1  # the last offset not yet recorded as consumed in the batch
         fast, refused = decode_fast, REFUSED
         for record in records:
@@ -185,14 +197,26 @@ class IngestionConsumer:
             except refused:
                 event = decode_by_contract(value)
             if not isinstance(event, Rejected):
+                key = event.id.int
+                previous = seen.get(key)
+                seen[key] = offset
+                if offset < warm_until:
+                    continue  # before the committed position: it only fills the window
+                if previous is not None and previous < offset and offset - previous <= span:
+                    resent += 1  # the relay's resend of an event stored (or dropped) before
+                    consumed = offset
+                    continue
                 try:
                     rows = map_event(event)
                 except Unmappable as error:
                     event = Rejected(str(error), Unmappable.code)
+            elif offset < warm_until:
+                continue  # dead-lettered when it was read at its turn
             if isinstance(event, Rejected):
                 if consumed >= 0:  # positions stay exact across the await below
                     batch.consumed(partition, consumed + 1)
                     consumed = -1
+                self._recent.advanced(partition, offset)
                 batch.dead_letters.append(await self._dead_letters.send(record, event))
                 if generation != self._generation:
                     return  # revoked meanwhile: this batch is gone; re-read after assignment
@@ -209,9 +233,13 @@ class IngestionConsumer:
             consumed = offset
         if consumed >= 0:
             batch.consumed(partition, consumed + 1)
+        self._recent.advanced(partition, records[-1].offset + 1)
+        self._recent.trim(partition, records[-1].offset)
         EVENTS.labels("ingested").inc(ingested)
         if skipped:
             EVENTS.labels("skipped_rows").inc(skipped)
+        if resent:
+            EVENTS.labels("resent").inc(resent)
 
     def _not_owned(self, partition: TopicPartition, first_offset: int) -> None:
         """Records of a partition this consumer does not own (yet, or any more) were fetched.
@@ -341,6 +369,7 @@ class IngestionConsumer:
         self._batch.drop(revoked)
         await self._wait_for_own_inserts()
         self._stored.forget(revoked)
+        self._recent.revoked(revoked)
         for partition in revoked:
             self._committed.pop(partition, None)
             try:
@@ -361,6 +390,7 @@ class IngestionConsumer:
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
         self._owned.update(assigned)
+        self._recent.assigned(assigned)
         assert self._consumer is not None
         self._consumer.resume(*assigned)  # paused by _not_owned if fetched before this point
         self._paused = False

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 ROWS = Counter("lookout_ingestion_rows_total", "Rows inserted into ClickHouse", ["table"])
 EVENTS = Counter(
     "lookout_ingestion_events_total", "Events consumed, by outcome", ["outcome"]
-)  # outcome: ingested | dead_lettered | skipped (already stored before a restart)
+)  # outcome: ingested | dead_lettered | resent (an id seen within dedup_window) | skipped_rows
 DEAD_LETTERS = Counter(
     "lookout_ingestion_dead_letters_total", "Records sent to the dead-letter topic", ["code"]
 )

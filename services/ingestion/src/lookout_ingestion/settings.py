@@ -41,6 +41,16 @@ class Settings(ServiceSettings):
         default=100_000, ge=1, description="Fetching pauses above this many unflushed rows"
     )
     fetch_max_records: int = Field(default=5_000, ge=1)
+    dedup_window: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Per partition: a valid event whose id is at one of this many earlier offsets is a "
+            "resend and is dropped (about 2 x 100 bytes of memory per offset per busy partition; "
+            "read again from the broker at each assignment)"
+        ),
+    )
     fetch_max_partition_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024,

@@ -33,7 +33,7 @@ from lookout_kit.log import configure_logging
 from lookout_ingestion.batching import Batch
 from lookout_ingestion.clickhouse import ClickHouse, client_session
 from lookout_ingestion.dead_letter import DeadLetters
-from lookout_ingestion.decode import REFUSED, Rejected, decode_by_contract, decode_fast
+from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.dedup import RecentIds
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
 from lookout_ingestion.insert import INSERT_ERRORS, Backoff, insert_table
@@ -188,14 +188,9 @@ class IngestionConsumer:
         number = partition.partition
         ingested = skipped = resent = 0
         consumed = -1  # the last offset not yet recorded as consumed in the batch
-        fast, refused = decode_fast, REFUSED
         for record in records:
             offset = record.offset
-            value = record.value
-            try:
-                event = fast(value)  # inline: this loop runs for every event
-            except refused:
-                event = decode_by_contract(value)
+            event = decode(record.value)
             if not isinstance(event, Rejected):
                 key = event.id.int
                 previous = seen.get(key)

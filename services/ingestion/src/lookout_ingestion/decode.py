@@ -24,19 +24,19 @@ class Rejected:
 
 EMPTY = Rejected("empty message: no value", "empty")
 
-decode_fast = FastParser().decode_or_raise
-"""The msgspec path alone: the event, or one of ``REFUSED`` (then ``decode_by_contract``)."""
+_decode_fast = FastParser().decode_or_raise
+"""The msgspec path alone: the event, or one of ``REFUSED`` (then ``_decode_by_contract``)."""
 
 
 def decode(value: bytes | None) -> Any:
     """The event (a contracts envelope or its fast mirror: the same attributes), or ``Rejected``."""
     try:
-        return decode_fast(value)  # type: ignore[arg-type]  # None: refused, then EMPTY below
+        return _decode_fast(value)  # type: ignore[arg-type]  # None: refused, then EMPTY below
     except REFUSED:
-        return decode_by_contract(value)
+        return _decode_by_contract(value)
 
 
-def decode_by_contract(value: bytes | None) -> Any:
+def _decode_by_contract(value: bytes | None) -> Any:
     """``parse_event``: accepts the lax forms msgspec refuses, or says why the event is invalid."""
     if not value:
         return EMPTY

@@ -427,7 +427,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 async def run_consumer(settings: Settings, stopping: asyncio.Event) -> None:
     """Run a consumer until ``stopping``; after a failure (broker or ClickHouse unreachable at
     start, a dead letter that could not be sent), start a fresh one after a pause: nothing is
-    committed past what is stored, so a restart from the committed offsets loses nothing."""
+    committed past what is stored, so a restart from the committed offsets loses nothing.
+
+    Tunes the process's garbage collector first (``tune_gc``): in the service, as deployed, and in
+    the standalone consumer alike."""
+    tune_gc()
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     attempt = 0
     while not stopping.is_set():
@@ -467,7 +471,6 @@ def main() -> None:
     """``python -m lookout_ingestion.consumer``: one consumer, no HTTP; SIGTERM flushes and stops."""
     settings = Settings()
     configure_logging(f"{settings.service_name}-consumer", settings.log_level)
-    tune_gc()
 
     async def serve() -> None:
         stopping = asyncio.Event()

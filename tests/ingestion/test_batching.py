@@ -1,15 +1,11 @@
-"""The batch's fast filter keeps exactly what the per-row filter keeps; UUIDs encode alike from
-their text and their object."""
+"""The batch's fast filter keeps exactly what the per-row filter keeps."""
 
 from __future__ import annotations
-
-import uuid
 
 from aiokafka import TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lookout_ingestion.batching import TableRows
-from lookout_ingestion.encoding import encode_uuid
 
 PARTITIONS = [TopicPartition("t.events", number) for number in range(3)]
 
@@ -38,10 +34,3 @@ def test_keep_unstored_matches_the_row_by_row_filter(
         partition: min(offset for p, offset in fast.origins if p == partition)
         for partition, _ in fast.origins
     }
-
-
-@given(st.uuids())
-def test_a_uuid_encodes_the_same_from_its_text(value: uuid.UUID) -> None:
-    assert encode_uuid(str(value)) == encode_uuid(value)
-    raw = value.bytes
-    assert encode_uuid(value) == raw[7::-1] + raw[:7:-1]

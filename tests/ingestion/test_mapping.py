@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lookout_contracts import all_event_specs, make_event
 from lookout_contracts.events.dashboard import DashboardViewedV1
 from lookout_ingestion.decode import Rejected, decode
-from lookout_ingestion.encoding import encode_origin, encode_row, encode_string, encode_uuid
+from lookout_ingestion.encoding import encode_origin, encode_row, encode_string
 from lookout_ingestion.mapping import COLUMNS, NO_USER, Unmappable, map_event
 
 from tests.contracts.strategies import data_dicts
@@ -124,9 +124,22 @@ def test_decode_rejects_with_a_code(value: bytes | None, code: str) -> None:
     assert isinstance(rejected, Rejected) and rejected.code == code and rejected.reason
 
 
+def rowbinary_uuid(value: uuid.UUID) -> bytes:
+    """ClickHouse's RowBinary UUID, written apart from the encoders: two little-endian halves."""
+    raw = value.bytes
+    return raw[7::-1] + raw[:7:-1]
+
+
 def test_rowbinary_uuid_is_two_little_endian_halves() -> None:
     value = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
-    assert encode_uuid(value) == bytes.fromhex("7766554433221100ffeeddccbbaa9988")
+    assert rowbinary_uuid(value) == bytes.fromhex("7766554433221100ffeeddccbbaa9988")
+
+
+@given(st.uuids())
+def test_uuid_columns_encode_alike_from_a_uuid_and_from_its_text(value: uuid.UUID) -> None:
+    # dashboard_id is the subject id's canonical text; the other three are UUID objects
+    row = (value, str(value), value, value, "dashboard.viewed", "{}", 0)
+    assert encode_row("dashboard_events", row, b"")[:64] == rowbinary_uuid(value) * 4
 
 
 @pytest.mark.parametrize("length", [0, 1, 127, 128, 300, 16_384, 100_000])
@@ -149,4 +162,4 @@ def test_user_activity_strings_are_length_prefixed_whatever_their_length(session
     strings = b"".join(
         encode_string(text) for text in (session, "dashboard.viewed", "dashboard", "a" * 200)
     )
-    assert encoded == b"".join(map(encode_uuid, ids)) + strings + (7).to_bytes(4, "little")
+    assert encoded == b"".join(map(rowbinary_uuid, ids)) + strings + (7).to_bytes(4, "little")

@@ -20,7 +20,6 @@ from lookout_ingestion.mapping import Row, Table
 _U32: Final = struct.Struct("<I").pack
 _U32_U64: Final = struct.Struct("<IQ").pack
 _U32_U64_U64_U32: Final = struct.Struct("<IQQI").pack
-_UUID: Final = struct.Struct("<QQ").pack
 _UUIDS_3: Final = struct.Struct("<6Q").pack
 _UUIDS_4: Final = struct.Struct("<8Q").pack
 _LOW: Final = (1 << 64) - 1
@@ -34,11 +33,6 @@ def _uuid_int(value: uuid.UUID | str) -> int:
     if isinstance(value, str):
         return int(value.replace("-", ""), 16)
     return value.int
-
-
-def encode_uuid(value: uuid.UUID | str) -> bytes:
-    number = _uuid_int(value)
-    return _UUID(number >> 64, number & _LOW)
 
 
 def encode_string(value: str | bytes) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 from lookout_ingestion.dedup import RecentIds
+from lookout_ingestion.settings import Settings
+from pydantic import ValidationError
 
 PARTITION = TopicPartition("dashboard.events", 0)
 
@@ -78,3 +80,7 @@ def test_windows_of_partitions_that_went_elsewhere_are_dropped() -> None:
 def test_the_span_is_at_least_one() -> None:
     with pytest.raises(ValueError):
         RecentIds(span=0)
+    with pytest.raises(ValidationError, match="dedup_window"):
+        Settings(dedup_window=0)
+    with pytest.raises(ValidationError, match="dedup_window"):
+        Settings(dedup_window="many")  # type: ignore[arg-type]  # as from the environment

@@ -93,6 +93,32 @@ async def test_bad_events_go_to_the_dead_letter_topic_and_neighbours_arrive(
         assert record.key == key
 
 
+async def test_a_restart_reads_the_window_without_dead_lettering_again(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """After a restart the consumer reads the records before its committed offset again to fill
+    the resend window: an invalid one among them must not go to the DLQ a second time, nor move
+    the committed position back."""
+    key = b"one-partition-for-all"
+    first_expected, then_expected = Expected(), Expected()
+    first = [("dashboard", key, value) for _, _, value in mixed_events(4, first_expected)]
+    bad = [("dashboard", key, b"{not json"), ("dashboard", key, b"[]")]
+    consumer = pipeline.start_consumer()
+    await produce(pipeline.kafka, pipeline, first[:2] + bad + first[2:])
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    assert await pipeline.wait_for_rows(clickhouse, first_expected) == exact(first_expected)
+    stop_process(consumer, signal.SIGTERM)
+    then = mixed_events(4, then_expected)
+    pipeline.start_consumer()
+    await produce(pipeline.kafka, pipeline, then)
+    expected = Expected(first_expected.rows + then_expected.rows)
+    assert await pipeline.wait_for_rows(clickhouse, expected) == exact(expected)
+    async with TopicCapture(pipeline.kafka, pipeline.dlq_topic) as capture:
+        await capture.wait_for(2)
+        records = await capture.settle()
+    assert [record.value for record in records] == [value for _, _, value in bad]
+
+
 async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     pipeline: Pipeline, ch_session: aiohttp.ClientSession
 ) -> None:

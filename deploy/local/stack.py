@@ -484,7 +484,10 @@ def print_summary(plan: StackPlan, postgres: str) -> None:
     print(
         f"  ClickHouse  http://{HOST}:{CLICKHOUSE_HTTP_PORT} (native {HOST}:{CLICKHOUSE_TCP_PORT})"
     )
-    print(f"  Kafka       {HOST}:{KAFKA_PORT} (Tansu, in memory: a restart empties the topics)")
+    print(
+        f"  Kafka       {HOST}:{KAFKA_PORT} (Tansu, in memory: a restart empties the topics and "
+        "starts their offsets at 0 again; ingestion stores their new events)"
+    )
     print(f"  PostgreSQL  postgresql://postgres@{HOST}:{POSTGRES_PORT} ({postgres})")
     print(f"  logs        {relative_data}/logs/   (make logs NAME=<program or service>)")
     print(f"  supervisor  .venv/bin/supervisorctl -c {relative_data}/supervisord.conf status")

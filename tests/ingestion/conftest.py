@@ -21,7 +21,7 @@ from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError, client_ses
 from lookout_ingestion.mapping import TABLES
 from lookout_ingestion.migrate import apply_migrations
 from lookout_kit.kafka import ensure_topics
-from lookout_testing.broker import free_port
+from lookout_testing.broker import PrivateBroker, free_port
 from lookout_testing.clickhouse import temporary_clickhouse_database
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
@@ -167,9 +167,24 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 
 @pytest.fixture
 async def pipeline(servers: Servers, tmp_path: Path) -> AsyncIterator[Pipeline]:
+    async for built in _pipeline(servers.kafka, servers, tmp_path):
+        yield built
+
+
+@pytest.fixture
+async def restartable_pipeline(
+    private_broker: PrivateBroker, servers: Servers, tmp_path: Path
+) -> AsyncIterator[Pipeline]:
+    """A pipeline on a broker of the test's own, which it may restart (its topics then begin
+    again at offset 0, with new topic ids)."""
+    async for built in _pipeline(private_broker.bootstrap_servers, servers, tmp_path):
+        yield built
+
+
+async def _pipeline(kafka: str, servers: Servers, tmp_path: Path) -> AsyncIterator[Pipeline]:
     async with temporary_clickhouse_database(servers.clickhouse, prefix="itest") as client:
         built = Pipeline(
-            kafka=servers.kafka,
+            kafka=kafka,
             clickhouse_url=servers.clickhouse,
             database=client.params["database"],
             log_dir=tmp_path,

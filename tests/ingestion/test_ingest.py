@@ -256,7 +256,9 @@ async def test_a_retry_reads_what_is_stored_from_the_table_not_its_view(
     await clickhouse.insert_rowbinary(
         "user_activity", COLUMNS["user_activity"], b"".join(rows), query_id=uuid4().hex
     )
-    await clickhouse.execute("TRUNCATE TABLE `.inner.user_activity_offsets`")  # the lost view part
+    await clickhouse.execute(
+        "TRUNCATE TABLE `.inner.user_activity_log_offsets`"
+    )  # the lost view part
     stored = StoredOffsets()
     await stored.load(clickhouse, [partition])
     assert stored.stored("user_activity", partition) == -1  # what the view says

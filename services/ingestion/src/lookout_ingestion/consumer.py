@@ -15,10 +15,12 @@ import asyncio
 import gc
 import logging
 import signal
+import uuid
 from typing import Any
 
 import aiohttp
 from aiokafka import (
+    AIOKafkaClient,
     AIOKafkaConsumer,
     AIOKafkaProducer,
     ConsumerRebalanceListener,
@@ -29,6 +31,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from lookout_kit.kafka import ensure_topics
 from lookout_kit.log import configure_logging
+from lookout_kit.partition_logs import exact_log_ends, topic_ids
 
 from lookout_ingestion.batching import Batch
 from lookout_ingestion.clickhouse import ClickHouse, client_session
@@ -37,6 +40,7 @@ from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.dedup import RecentIds
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
 from lookout_ingestion.insert import INSERT_ERRORS, Backoff, insert_table
+from lookout_ingestion.logs import identify_logs
 from lookout_ingestion.mapping import Unmappable, map_event
 from lookout_ingestion.metrics import EVENTS, LAG, PAUSED
 from lookout_ingestion.migrate import apply_migrations
@@ -62,14 +66,24 @@ class IngestionConsumer:
         self._clickhouse: ClickHouse | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._metadata: AIOKafkaClient | None = None
+        """Asks the broker for topic ids (aiokafka's consumer asks Metadata v5: none there)."""
         self._dead_letters: DeadLetters | None = None
         self._stored = StoredOffsets()
         self._recent = RecentIds(settings.dedup_window)
         self._owned: set[TopicPartition] = set()
+        self._origins: dict[TopicPartition, bytes] = {}
+        """Per owned partition: its rows' ``_topic, _log`` columns, encoded (``logs.py``)."""
+        self._topic_ids: dict[TopicPartition, uuid.UUID] = {}
+        """Per owned partition: the id its topic had when its log was identified."""
+        self._next: dict[TopicPartition, int] = {}
+        """Per owned partition: the offset after the last record fetched; a record fetched below
+        it (not re-read on purpose) means the partition's log began again."""
         self._generation = 0
         """Bumped at every revocation: a flush of an older generation stores and commits nothing more."""
         self._batch = Batch()
         self._flushing: asyncio.Task[None] | None = None
+        self._flushing_batch: Batch | None = None
         self._inflight_rows = 0
         self._paused = False
         self._committed: dict[TopicPartition, int] = {}
@@ -102,6 +116,8 @@ class IngestionConsumer:
             linger_ms=5,
         )
         await self._producer.start()
+        self._metadata = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await self._metadata.bootstrap()
         self._dead_letters = DeadLetters(self._producer, settings.dlq_topic)
         # The client's default request timeout (40 s) stays: a JoinGroup legitimately waits for the
         # whole group's rebalance.
@@ -141,6 +157,8 @@ class IngestionConsumer:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        if self._metadata is not None:
+            await self._metadata.close()
         if self._session is not None:
             await self._session.close()
         logger.info("ingestion consumer stopped")
@@ -159,6 +177,8 @@ class IngestionConsumer:
             fetched = await self._consumer.getmany(
                 timeout_ms=wait_ms, max_records=settings.fetch_max_records
             )
+            if fetched:
+                await self._drop_records_of_new_topics(fetched)
             for partition, records in fetched.items():
                 await self._ingest(partition, records)
 
@@ -170,11 +190,19 @@ class IngestionConsumer:
             self._not_owned(partition, records[0].offset)
             return
         assert self._dead_letters is not None and self._consumer is not None
+        expected = self._next.get(partition)
+        if expected is not None and records[0].offset < expected:
+            # Only a log that began again gives offsets below those already fetched (the client
+            # reset a position beyond its end to its start).
+            await self._log_began_again(partition, records[0].offset)
+            return
+        self._next[partition] = records[-1].offset + 1
         window = self._recent.window(partition)
         if window is None:  # its first records since the assignment: read the window first
             start = self._recent.open(partition, records[0].offset)
             if start < records[0].offset:
                 self._consumer.seek(partition, start)  # drops these; read again after the window
+                self._next[partition] = start
                 return
             window = self._recent.window(partition)
             assert window is not None
@@ -184,7 +212,7 @@ class IngestionConsumer:
         stored = self._stored
         threshold = stored.threshold(partition)
         tables = batch.tables
-        topic = encode_topic(partition.topic)
+        topic = self._origins[partition]
         number = partition.partition
         ingested = skipped = resent = 0
         consumed = -1  # the last offset not yet recorded as consumed in the batch
@@ -267,12 +295,14 @@ class IngestionConsumer:
         assert self._flushing is None, "one flush at a time keeps each partition's rows in order"
         batch, self._batch = self._batch, Batch()
         self._inflight_rows = batch.row_count
+        self._flushing_batch = batch
         self._flushing = asyncio.create_task(self._flush(batch, self._generation))
 
     def _collect_flush(self) -> None:
         task = self._flushing
         if task is not None and task.done():
             self._flushing = None
+            self._flushing_batch = None
             self._inflight_rows = 0
             task.result()  # a flush that failed for good (a dead letter not sent) stops the consumer
 
@@ -325,6 +355,7 @@ class IngestionConsumer:
                 await asyncio.shield(task)
                 if self._flushing is task:
                     self._flushing = None
+                    self._flushing_batch = None
                     self._inflight_rows = 0
                 continue
             if self._batch.is_empty():
@@ -363,9 +394,12 @@ class IngestionConsumer:
         self._owned.difference_update(revoked)
         self._batch.drop(revoked)
         await self._wait_for_own_inserts()
-        self._stored.forget(revoked)
+        self._stored.forget(revoked, logs=True)
         self._recent.revoked(revoked)
         for partition in revoked:
+            self._origins.pop(partition, None)
+            self._topic_ids.pop(partition, None)
+            self._next.pop(partition, None)
             self._committed.pop(partition, None)
             try:
                 LAG.remove(partition.topic, str(partition.partition))
@@ -378,10 +412,10 @@ class IngestionConsumer:
         while True:
             try:
                 await wait_for_running_inserts(self._clickhouse, self._query_id_prefix)
-                await self._stored.load(self._clickhouse, assigned)
+                await self._identify_logs(assigned)
                 break
-            except INSERT_ERRORS as error:
-                logger.warning("clickhouse unavailable at assignment", extra={"error": repr(error)})
+            except (*INSERT_ERRORS, KafkaError) as error:
+                logger.warning("assignment not ready; retrying", extra={"error": repr(error)})
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
         self._owned.update(assigned)
@@ -391,6 +425,90 @@ class IngestionConsumer:
         self._paused = False
         PAUSED.set(0)
         logger.info("partitions assigned", extra={"partitions": len(assigned)})
+
+    # Logs that begin again (``logs.py``) --------------------------------------------------------
+
+    async def _identify_logs(
+        self, partitions: list[TopicPartition], *, went_back: bool = False
+    ) -> None:
+        """Find each partition's current log (registering a new one where it began again) and
+        read its stored watermarks: from here its rows carry that log's id."""
+        assert self._clickhouse is not None and self._consumer is not None
+        assert self._metadata is not None
+        if not partitions:
+            return
+        ids = await topic_ids(self._metadata, sorted({partition.topic for partition in partitions}))
+        ends = await self._consumer.end_offsets(partitions)
+        logs = await identify_logs(
+            self._clickhouse,
+            self._stored,
+            partitions,
+            topic_ids=ids,
+            log_ends=ends,
+            went_back=partitions if went_back else (),
+            exact_ends=self._exact_log_ends,
+        )
+        for partition, log in logs.items():
+            self._origins[partition] = encode_topic(partition.topic, log.id)
+            self._topic_ids[partition] = log.topic_id
+
+    async def _exact_log_ends(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return await exact_log_ends(self._settings.kafka_bootstrap_servers, partitions)
+
+    async def _drop_records_of_new_topics(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> None:
+        """Before records are ingested: was any of their topics created again since its log was
+        identified? Then the records may come from the new log (fetched after that): they are
+        dropped, and the partition is read again from the new log's start.
+
+        Asked after the fetch, so an unchanged topic id proves the records are the known log's.
+        A topic the broker no longer knows was deleted: its records were fetched before, from the
+        known log. When the broker does not answer, every record is fetched again later."""
+        assert self._metadata is not None and self._consumer is not None
+        owned = [partition for partition in fetched if partition in self._owned]
+        if not owned:
+            return
+        try:
+            ids = await topic_ids(self._metadata, sorted({partition.topic for partition in owned}))
+        except KafkaError as error:
+            logger.info("topic ids not known: records fetched again", extra={"error": repr(error)})
+            for partition in owned:
+                self._consumer.seek(partition, fetched.pop(partition)[0].offset)
+            return
+        for partition in owned:
+            now = ids.get(partition.topic)
+            if now is not None and now != self._topic_ids.get(partition):
+                del fetched[partition]
+                await self._log_began_again(partition, None)
+
+    async def _log_began_again(self, partition: TopicPartition, first_offset: int | None) -> None:
+        """The partition's log began again while this consumer read it: store what was read of
+        the old log (under its id, its positions never committed: they are not the new log's),
+        then identify the new log and read it from ``first_offset`` (``None``: its start)."""
+        assert self._consumer is not None
+        if first_offset is None:
+            await self._consumer.seek_to_beginning(partition)
+        else:
+            self._consumer.seek(partition, first_offset)
+        self._consumer.pause(partition)
+        for batch in (self._batch, self._flushing_batch):
+            if batch is not None:
+                batch.positions.pop(partition, None)
+        await self._drain()
+        self._recent.revoked([partition])
+        self._next.pop(partition, None)
+        attempt = 0
+        while True:
+            try:
+                await self._identify_logs([partition], went_back=first_offset is not None)
+                break
+            except (*INSERT_ERRORS, KafkaError) as error:
+                logger.warning("new log not identified; retrying", extra={"error": repr(error)})
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+        if not self._paused and partition in self._owned:
+            self._consumer.resume(partition)
 
     # Lag ----------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from lookout_ingestion.mapping import Row, Table
 _U32: Final = struct.Struct("<I").pack
 _U32_U64: Final = struct.Struct("<IQ").pack
 _U32_U64_U64_U32: Final = struct.Struct("<IQQI").pack
+_UUIDS_1: Final = struct.Struct("<2Q").pack
 _UUIDS_3: Final = struct.Struct("<6Q").pack
 _UUIDS_4: Final = struct.Struct("<8Q").pack
 _LOW: Final = (1 << 64) - 1
@@ -48,14 +49,25 @@ def encode_string(value: str | bytes) -> bytes:
     return bytes(prefix) + raw
 
 
-def encode_topic(topic: str) -> bytes:
-    """The ``_topic`` column: computed once per partition, ``encode_origin`` appends the rest."""
-    return encode_string(topic)
+NO_LOG: Final = uuid.UUID(int=0)
+"""The ``_log`` of a row whose log incarnation is not known (rows stored before logs were told
+apart, and rows encoded without one)."""
+
+
+def encode_uuid(value: uuid.UUID) -> bytes:
+    number = value.int
+    return _UUIDS_1(number >> 64, number & _LOW)
+
+
+def encode_topic(topic: str, log: uuid.UUID = NO_LOG) -> bytes:
+    """The ``_topic, _log`` columns: computed once per partition, ``encode_origin`` appends the
+    rest. ``log`` names the incarnation of the partition's log the rows come from (``logs.py``)."""
+    return encode_string(topic) + encode_uuid(log)
 
 
 def encode_origin(topic: str | bytes, partition: int, offset: int) -> bytes:
-    """The ``_topic, _partition, _offset`` columns every row ends with (``topic`` may be given
-    already encoded by ``encode_topic``)."""
+    """The ``_topic, _log, _partition, _offset`` columns every row ends with (``topic`` may be
+    given already encoded by ``encode_topic``; a plain name gets ``NO_LOG``)."""
     prefix = topic if isinstance(topic, bytes) else encode_topic(topic)
     return prefix + _U32_U64(partition, offset)
 

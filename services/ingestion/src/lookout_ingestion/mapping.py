@@ -1,7 +1,7 @@
 """Map step: one validated event → its rows, by table (the mapping table is in the README).
 
 A row is a tuple in the table's insert column order (``COLUMNS``), without the Kafka origin columns
-(``_topic``, ``_partition``, ``_offset``), which the encoder appends.
+(``_topic``, ``_log``, ``_partition``, ``_offset``), which the encoder appends.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from lookout_contracts.fast import data_json
 Table = Literal["dashboard_events", "query_metrics", "user_activity"]
 TABLES: Final[tuple[Table, ...]] = ("dashboard_events", "query_metrics", "user_activity")
 
-ORIGIN_COLUMNS: Final = ("_topic", "_partition", "_offset")
+ORIGIN_COLUMNS: Final = ("_topic", "_log", "_partition", "_offset")
 COLUMNS: Final[dict[Table, tuple[str, ...]]] = {
     "dashboard_events": (
         "event_id",

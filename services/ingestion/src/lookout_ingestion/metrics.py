@@ -32,3 +32,8 @@ LAG = Gauge(
     ["topic", "partition"],
 )
 PAUSED = Gauge("lookout_ingestion_fetch_paused", "1 while fetching is paused (buffers full)")
+OFFSET_REGRESSIONS = Counter(
+    "lookout_ingestion_offset_regressions_total",
+    "Partitions whose log began again (offsets from the start): their events are stored as new",
+    ["reason"],
+)  # reason: topic_created_again | log_end_below_stored | offsets_went_back

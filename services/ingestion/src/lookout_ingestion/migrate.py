@@ -1,8 +1,9 @@
 """The ClickHouse migrations of the ingestion service: versioned .sql files, applied once each.
 
 A deliberately small runner: the maintained migration tools do not support ClickHouse 18.16 (the
-local server), and the job is small. Each file's statements are idempotent (``IF NOT EXISTS``), so
-two replicas starting at once, or a crash between a file and its record, do no harm.
+local server), and the job is small. Each file's statements are idempotent (``IF NOT EXISTS``; an
+``ADD COLUMN`` whose column is there already counts as done, as 18.16 has no ``IF NOT EXISTS`` for
+it), so two replicas starting at once, or a crash between a file and its record, do no harm.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-from lookout_ingestion.clickhouse import ClickHouse, quote
+from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError, quote
 
 logger = logging.getLogger("lookout.ingestion.migrate")
 
@@ -37,6 +38,14 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip(" \n;")]
 
 
+def already_applied(statement: str, error: Exception) -> bool:
+    """Whether ``statement`` failed only because it was applied before: an ``ADD COLUMN`` whose
+    column exists (the server's words, on 18.16 and on current ClickHouse alike)."""
+    return " ADD COLUMN " in f" {statement.upper()} " and (
+        "column with this name already exists" in str(error)
+    )
+
+
 async def apply_migrations(clickhouse: ClickHouse) -> list[str]:
     """Apply the files not yet recorded in ``ingestion_migrations``; return their versions."""
     await clickhouse.execute(
@@ -52,7 +61,11 @@ async def apply_migrations(clickhouse: ClickHouse) -> list[str]:
         if version in done:
             continue
         for statement in statements(sql):
-            await clickhouse.execute(statement.rstrip(";"))
+            try:
+                await clickhouse.execute(statement.rstrip(";"))
+            except ClickHouseError as error:
+                if not already_applied(statement, error):
+                    raise
         await clickhouse.execute(
             f"INSERT INTO {MIGRATIONS_TABLE} (version) VALUES ({quote(version)})"
         )

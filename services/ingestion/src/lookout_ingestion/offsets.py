@@ -1,15 +1,18 @@
-"""What ClickHouse already holds: the highest stored Kafka offset per (table, partition), read from
-the ``<table>_offsets`` views, and the wait for INSERTs a previous owner may still have running."""
+"""What ClickHouse already holds: the highest stored Kafka offset per (table, partition) of the
+partition's current log, read from the ``<table>_log_offsets`` views, and the wait for INSERTs a
+previous owner may still have running."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
 
 from lookout_ingestion.clickhouse import ClickHouse, quote
+from lookout_ingestion.encoding import NO_LOG
 from lookout_ingestion.mapping import TABLES, Table
 
 logger = logging.getLogger("lookout.ingestion.offsets")
@@ -18,16 +21,26 @@ NOTHING_STORED = -1
 
 
 class StoredOffsets:
-    """Per (table, partition): the highest offset whose row is in ClickHouse.
+    """Per (table, partition): the highest offset whose row is in ClickHouse, among the rows of
+    the partition's current log (``logs.py``; ``NO_LOG`` until one is set).
 
-    Rows of one partition reach a table in offset order, one INSERT after the other, and an INSERT
-    that fails part-way stores at most a prefix of its rows: so every row of the partition up to
+    Rows of one log reach a table in offset order, one INSERT after the other, and an INSERT
+    that fails part-way stores at most a prefix of its rows: so every row of the log up to
     that offset is stored, and a row at a higher offset is not.
     """
 
     def __init__(self) -> None:
         self._stored: dict[tuple[Table, TopicPartition], int] = {}
         self._threshold: dict[TopicPartition, int] = {}
+        self._logs: dict[TopicPartition, uuid.UUID] = {}
+
+    def set_log(self, partition: TopicPartition, log: uuid.UUID) -> None:
+        """From now on the partition's rows are those of ``log``: what was read is forgotten."""
+        self._logs[partition] = log
+        self.forget([partition])
+
+    def log(self, partition: TopicPartition) -> uuid.UUID:
+        return self._logs.get(partition, NO_LOG)
 
     def stored(self, table: Table, partition: TopicPartition) -> int:
         return self._stored.get((table, partition), NOTHING_STORED)
@@ -36,8 +49,11 @@ class StoredOffsets:
         """Offsets above this have no row in any table: the hot path skips all checks there."""
         return self._threshold.get(partition, NOTHING_STORED)
 
-    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+    def forget(self, partitions: Iterable[TopicPartition], *, logs: bool = False) -> None:
+        """Drop what was read of ``partitions`` (``logs``: their logs too)."""
         for partition in partitions:
+            if logs:
+                self._logs.pop(partition, None)
             self._threshold.pop(partition, None)
             for table in TABLES:
                 self._stored.pop((table, partition), None)
@@ -56,28 +72,29 @@ class StoredOffsets:
         *,
         from_table: bool = False,
     ) -> None:
-        """Read ``table``'s stored offsets of ``partitions``: from its offsets view (cheap), or,
-        ``from_table``, from the table's own rows (a scan of its ``_topic, _partition, _offset``
-        columns). After a failed INSERT the table is read: a ClickHouse server killed between
+        """Read ``table``'s stored offsets of ``partitions`` (of each one's current log): from its
+        offsets view (cheap), or, ``from_table``, from the table's own rows (a scan of its
+        ``_topic, _log, _partition, _offset`` columns). After a failed INSERT the table is read: a ClickHouse server killed between
         writing an INSERT's table part and its view part leaves the view behind the table."""
         wanted = set(partitions)
         if not wanted:
             return
         topics = ", ".join(quote(topic) for topic in sorted({tp.topic for tp in wanted}))
+        logs = ", ".join(sorted({f"toUUID('{self.log(tp)}')" for tp in wanted}))
         source = (
             f"max(_offset) AS stored FROM {table}"
             if from_table
-            else f"maxMerge(max_offset) AS stored FROM {table}_offsets"
+            else f"maxMerge(max_offset) AS stored FROM {table}_log_offsets"
         )
         rows = await clickhouse.rows(
-            f"SELECT _topic, _partition, {source} "
-            f"WHERE _topic IN ({topics}) GROUP BY _topic, _partition"
+            f"SELECT _topic, _partition, _log, {source} "
+            f"WHERE _topic IN ({topics}) AND _log IN ({logs}) GROUP BY _topic, _partition, _log"
         )
         for partition in wanted:
             self._stored.pop((table, partition), None)
         for row in rows:
             partition = TopicPartition(row["_topic"], int(row["_partition"]))
-            if partition in wanted:
+            if partition in wanted and str(self.log(partition)) == row["_log"]:
                 self._stored[(table, partition)] = int(row["stored"])
         for partition in wanted:
             self._threshold[partition] = max(self.stored(other, partition) for other in TABLES)

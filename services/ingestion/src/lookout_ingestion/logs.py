@@ -1,0 +1,163 @@
+"""Logs that start again: which incarnation of each partition's log the consumer reads.
+
+A partition's offsets are only unique within one incarnation of its log. A topic deleted and
+created again, a move to another cluster, a restore from a backup, or the local broker's restart
+(it keeps topics in memory) starts them again at 0 under the same name. Every row carries its
+log's id (``_log``) and the stored watermarks are read per log, so events of a new log are never
+taken for rows an earlier one stored.
+
+A log is named by (topic, partition, topic id, epoch):
+
+- the **topic id** (Kafka Metadata v10+, new at every creation of a topic): a topic created again
+  is a new log. A broker without topic ids gives ``NO_TOPIC_ID``, and only epochs tell logs apart.
+- the **epoch**, 0 at first, one more each time the consumer sees the log begin again under the same
+  topic id: a stored watermark at or beyond the partition's end offset (at an assignment), or
+  records fetched below the position already consumed (while it runs). Either is proof: rows are
+  only stored from records read from the log, at offsets below its end. (ListOffsets may
+  understate the end, as the local broker does: a watermark at or past it is checked against the
+  exact end, a fetch's high watermark, before it counts.)
+
+``ingestion_logs`` (ClickHouse) registers every log before any of its rows is stored, so a consumer
+that restarts, or the next owner of the partition, continues the newest log of the topic id. Its
+id is derived from its name (``log_id``): replicas that register one at the same time agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import TopicPartition
+from lookout_kit.partition_logs import NO_TOPIC_ID
+
+from lookout_ingestion.clickhouse import ClickHouse, quote
+from lookout_ingestion.metrics import OFFSET_REGRESSIONS
+from lookout_ingestion.offsets import StoredOffsets
+
+logger = logging.getLogger("lookout.ingestion.logs")
+
+LOGS_TABLE = "ingestion_logs"
+_NAMESPACE = uuid.UUID("6f1d2b1e-6a4f-4c55-9a57-4c6f6f6b6f75")
+
+
+def log_id(partition: TopicPartition, topic_id: uuid.UUID, epoch: int) -> uuid.UUID:
+    """The id of a log, from its name: the same for every replica."""
+    return uuid.uuid5(_NAMESPACE, f"{partition.topic}\0{partition.partition}\0{topic_id}\0{epoch}")
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    partition: TopicPartition
+    topic_id: uuid.UUID
+    epoch: int
+
+    @property
+    def id(self) -> uuid.UUID:
+        return log_id(self.partition, self.topic_id, self.epoch)
+
+
+async def _registered(
+    clickhouse: ClickHouse, partitions: Collection[TopicPartition]
+) -> dict[TopicPartition, dict[uuid.UUID, int]]:
+    """Per partition: every topic id it had, with the newest epoch registered under it."""
+    topics = ", ".join(quote(topic) for topic in sorted({tp.topic for tp in partitions}))
+    rows = await clickhouse.rows(
+        f"SELECT _topic, _partition, topic_id, max(epoch) AS epoch FROM {LOGS_TABLE} "
+        f"WHERE _topic IN ({topics}) GROUP BY _topic, _partition, topic_id"
+    )
+    found: dict[TopicPartition, dict[uuid.UUID, int]] = {}
+    for row in rows:
+        partition = TopicPartition(row["_topic"], int(row["_partition"]))
+        found.setdefault(partition, {})[uuid.UUID(row["topic_id"])] = int(row["epoch"])
+    return found
+
+
+async def _register(
+    clickhouse: ClickHouse, log: Log, *, reason: str, log_end: int, stored_before: int
+) -> None:
+    await clickhouse.execute(
+        f"INSERT INTO {LOGS_TABLE} (_topic, _partition, topic_id, epoch, _log, reason, log_end, "
+        f"stored_before) VALUES ({quote(log.partition.topic)}, {log.partition.partition}, "
+        f"toUUID('{log.topic_id}'), {log.epoch}, toUUID('{log.id}'), {quote(reason)}, "
+        f"{log_end}, {stored_before})"
+    )
+
+
+async def identify_logs(
+    clickhouse: ClickHouse,
+    stored: StoredOffsets,
+    partitions: Iterable[TopicPartition],
+    *,
+    topic_ids: Mapping[str, uuid.UUID],
+    log_ends: Mapping[TopicPartition, int],
+    went_back: Collection[TopicPartition] = (),
+    exact_ends: Callable[[list[TopicPartition]], Awaitable[Mapping[TopicPartition, int]]]
+    | None = None,
+) -> dict[TopicPartition, Log]:
+    """Find (or start, and register) the current log of each partition and load its stored
+    watermarks into ``stored``.
+
+    ``topic_ids``: the broker's topic ids now (a topic missing there counts as ``NO_TOPIC_ID``);
+    ``log_ends``: each partition's end offset as ListOffsets gives it, and ``exact_ends`` the
+    exact one, asked only where a watermark is at or past the former; ``went_back``: partitions
+    whose fetched offsets were seen to go below what was consumed, so their log began again."""
+    wanted = list(dict.fromkeys(partitions))
+    if not wanted:
+        return {}
+    registered = await _registered(clickhouse, wanted)
+    logs: dict[TopicPartition, Log] = {}
+    new: dict[TopicPartition, str] = {}
+    for partition in wanted:
+        topic_id = topic_ids.get(partition.topic, NO_TOPIC_ID)
+        earlier = registered.get(partition, {})
+        if topic_id in earlier:
+            logs[partition] = Log(partition, topic_id, earlier[topic_id])
+        else:
+            logs[partition] = Log(partition, topic_id, 0)
+            new[partition] = "topic_created_again" if earlier else "first"
+        stored.set_log(partition, logs[partition].id)
+    await stored.load(clickhouse, [p for p in wanted if p not in new])
+    ends = dict(log_ends)
+    suspect = [p for p in wanted if p not in new and stored.threshold(p) >= ends.get(p, 0)]
+    if suspect and exact_ends is not None:
+        ends.update(await exact_ends(suspect))
+    stored_before: dict[TopicPartition, int] = {}
+    for partition in wanted:
+        if partition in new:
+            continue
+        watermark = stored.threshold(partition)
+        if partition in went_back or watermark >= ends.get(partition, 0):
+            log = logs[partition]
+            logs[partition] = Log(partition, log.topic_id, log.epoch + 1)
+            new[partition] = (
+                "offsets_went_back" if partition in went_back else "log_end_below_stored"
+            )
+            stored_before[partition] = watermark
+            stored.set_log(partition, logs[partition].id)
+    for partition, reason in new.items():
+        log = logs[partition]
+        await _register(
+            clickhouse,
+            log,
+            reason=reason,
+            log_end=ends.get(partition, 0),
+            stored_before=stored_before.get(partition, -1),
+        )
+        if reason == "first":
+            continue
+        OFFSET_REGRESSIONS.labels(reason).inc()
+        logger.warning(
+            "the partition's log began again: its events are read as new, not as stored",
+            extra={
+                "topic": partition.topic,
+                "partition": partition.partition,
+                "reason": reason,
+                "topic_id": str(log.topic_id),
+                "epoch": log.epoch,
+                "log_end": ends.get(partition),
+                "stored_before": stored_before.get(partition),
+            },
+        )
+    return logs

@@ -29,10 +29,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from aiokafka import TopicPartition
-from lookout_kit.partition_logs import NO_TOPIC_ID
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from lookout_kit.partition_logs import NO_TOPIC_ID, exact_log_ends, topic_ids
 
 from lookout_ingestion.clickhouse import ClickHouse, quote
+from lookout_ingestion.encoding import encode_topic
 from lookout_ingestion.metrics import OFFSET_REGRESSIONS
 from lookout_ingestion.offsets import StoredOffsets
 
@@ -161,3 +162,79 @@ async def identify_logs(
             },
         )
     return logs
+
+
+class LogWatch:
+    """What one consumer knows of its partitions' logs: each owned partition's current log (its
+    rows' encoded ``_topic, _log`` columns) and the topic id it was identified under, and a client
+    that asks the broker for topic ids (aiokafka's consumer asks Metadata v5: no ids there)."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._client: AIOKafkaClient | None = None
+        self._origins: dict[TopicPartition, bytes] = {}
+        self._topic_ids: dict[TopicPartition, uuid.UUID] = {}
+
+    async def start(self) -> None:
+        self._client = AIOKafkaClient(bootstrap_servers=self._bootstrap_servers)
+        await self._client.bootstrap()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    def origin(self, partition: TopicPartition) -> bytes:
+        """The partition's rows' ``_topic, _log`` columns (``encode_origin`` appends the rest)."""
+        return self._origins[partition]
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        for partition in partitions:
+            self._origins.pop(partition, None)
+            self._topic_ids.pop(partition, None)
+
+    async def identify(
+        self,
+        clickhouse: ClickHouse,
+        stored: StoredOffsets,
+        consumer: AIOKafkaConsumer,
+        partitions: list[TopicPartition],
+        *,
+        went_back: bool = False,
+    ) -> None:
+        """``identify_logs`` with what the broker says now: topic ids and end offsets."""
+        assert self._client is not None
+        if not partitions:
+            return
+
+        async def exact_ends(suspect: list[TopicPartition]) -> dict[TopicPartition, int]:
+            return await exact_log_ends(self._bootstrap_servers, suspect)
+
+        ids = await topic_ids(self._client, sorted({partition.topic for partition in partitions}))
+        logs = await identify_logs(
+            clickhouse,
+            stored,
+            partitions,
+            topic_ids=ids,
+            log_ends=await consumer.end_offsets(partitions),
+            went_back=partitions if went_back else (),
+            exact_ends=exact_ends,
+        )
+        for partition, log in logs.items():
+            self._origins[partition] = encode_topic(partition.topic, log.id)
+            self._topic_ids[partition] = log.topic_id
+
+    async def created_again(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """The partitions whose topic has another id now than when their log was identified (a
+        topic the broker no longer knows is not among them: deleted, not created again yet).
+        Raises ``KafkaError`` when the broker does not answer."""
+        assert self._client is not None
+        wanted = list(partitions)
+        if not wanted:
+            return []
+        ids = await topic_ids(self._client, sorted({partition.topic for partition in wanted}))
+        return [
+            partition
+            for partition in wanted
+            if (now := ids.get(partition.topic)) is not None
+            and now != self._topic_ids.get(partition)
+        ]

@@ -40,10 +40,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lookout_contracts import parse_event
-from lookout_ingestion.clickhouse import ClickHouse, client_session
 from lookout_ingestion.encoding import encode_origin, encode_row
 from lookout_ingestion.mapping import COLUMNS, TABLES, map_event
 from lookout_ingestion.migrate import apply_migrations
+from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_kit.kafka import ensure_topics
 from lookout_testing.servers import Servers
 

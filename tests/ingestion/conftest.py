@@ -17,9 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError, client_session
 from lookout_ingestion.mapping import TABLES
 from lookout_ingestion.migrate import apply_migrations
+from lookout_kit.clickhouse import ClickHouse, ClickHouseError, client_session
 from lookout_kit.kafka import ensure_topics
 from lookout_testing.broker import PrivateBroker, free_port
 from lookout_testing.clickhouse import temporary_clickhouse_database

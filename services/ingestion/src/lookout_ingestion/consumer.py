@@ -24,9 +24,9 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.errors import KafkaError
+from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_kit.kafka import ensure_topics
 
-from lookout_ingestion.clickhouse import ClickHouse, client_session
 from lookout_ingestion.dead_letter import DeadLetters
 from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.dedup import RecentIds

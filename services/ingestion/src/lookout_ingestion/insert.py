@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiokafka import TopicPartition
+from lookout_kit.clickhouse import ClickHouse, ClickHouseError
 
 from lookout_ingestion.batching import TableRows
-from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError
 from lookout_ingestion.mapping import COLUMNS, Table
 from lookout_ingestion.metrics import BATCH_ROWS, INSERT_FAILURES, INSERT_SECONDS, ROWS
 from lookout_ingestion.offsets import StoredOffsets

@@ -30,9 +30,9 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from lookout_kit.clickhouse import ClickHouse, quote
 from lookout_kit.partition_logs import NO_TOPIC_ID, exact_log_ends, topic_ids
 
-from lookout_ingestion.clickhouse import ClickHouse, quote
 from lookout_ingestion.encoding import encode_topic
 from lookout_ingestion.metrics import OFFSET_REGRESSIONS
 from lookout_ingestion.offsets import StoredOffsets

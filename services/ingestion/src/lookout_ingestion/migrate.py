@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-from lookout_ingestion.clickhouse import ClickHouse, ClickHouseError, quote
+from lookout_kit.clickhouse import ClickHouse, ClickHouseError, quote
 
 logger = logging.getLogger("lookout.ingestion.migrate")
 

@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
+from lookout_kit.clickhouse import ClickHouse, quote
 
-from lookout_ingestion.clickhouse import ClickHouse, quote
 from lookout_ingestion.encoding import NO_LOG
 from lookout_ingestion.mapping import TABLES, Table
 

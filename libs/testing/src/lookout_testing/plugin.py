@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiochclient import ChClient
@@ -11,6 +14,7 @@ from lookout_kit.migrate import apply_migrations
 from lookout_testing.broker import PrivateBroker
 from lookout_testing.clickhouse import temporary_clickhouse_database
 from lookout_testing.databases import temporary_database
+from lookout_testing.postgres import PrivatePostgres
 from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
 
@@ -56,3 +60,17 @@ async def clickhouse(servers: Servers) -> AsyncIterator[ChClient]:
     """A client bound to a fresh ClickHouse database of this test's own (dropped after it)."""
     async with temporary_clickhouse_database(servers.clickhouse) as client:
         yield client
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, which the test may stop and start. Its files are
+    outside pytest's private tmp_path: the server runs as the ``postgres`` user under root."""
+    home = Path(tempfile.mkdtemp(prefix="lookout-postgres-"))
+    server = PrivatePostgres(home)
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,5 +1,8 @@
 """``make bench-dashboard``: ``GET /dashboards/{id}`` and a filtered list, p50/p99 at 300 requests/s
-through the gateway, with 100,000 dashboards in the tenant.
+through the gateway, with 100,000 dashboards in the tenant — and, in the same run, at the same rate
+and through the same gateway, the floor: a bare ASGI app (``bench/floor.py``, one uvicorn process
+like one replica, one asyncpg pool) doing the same read and the same event insert as the GET. The
+ratio service p99 / floor p99 is what the service's own stack costs.
 
 The benchmark signs up a tenant of its own through identity, writes its 100,000 dashboards straight
 into the dashboard service's database (COPY: the point is reading them), loads the gateway from
@@ -11,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
 import random
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -31,6 +37,9 @@ from bench.load import open_loop
 from bench.report import figure, median, percentile, write
 
 GATEWAY = "http://127.0.0.1:8080/api/dashboard"
+FLOOR = "http://127.0.0.1:8080/api/bench-floor"
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR_PORT = 8199  # deploy/local/stack_config.py BENCH_FLOOR_PORT: the gateway routes there
 IDENTITY = "http://127.0.0.1:8101"  # sign-up straight to identity (see bench/identity.py)
 TAGS = [f"team-{n}" for n in range(40)] + ["finance", "ops", "sales", "marketing", "exec"]
 WORDS = (
@@ -115,6 +124,51 @@ async def remove(tenant_id: uuid.UUID) -> None:
     await pool.close()
 
 
+def claims(token: str) -> dict[str, Any]:
+    """The access token's claims (read, not verified: the benchmark made it)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
+
+
+async def start_floor(account: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The floor under uvicorn, as the benchmark's tenant admin; ready when it answers."""
+    env = {
+        **os.environ,
+        "BENCH_FLOOR_TENANT": account["tenant_id"],
+        "BENCH_FLOOR_USER": account["user_id"],
+        "BENCH_FLOOR_ROLE": claims(account["token"])["role"],
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.floor:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(FLOOR_PORT),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(100):
+            try:
+                await client.get(f"http://127.0.0.1:{FLOOR_PORT}/dashboards/none")
+                return process
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the floor did not start")
+
+
 def replicas() -> int:
     """How many dashboard replicas the running local stack has (``make up SCALE=dashboard=N``)."""
     state = Path(__file__).resolve().parent.parent / ".data" / "stack.json"
@@ -140,8 +194,9 @@ async def main() -> None:
         ids = await seed(tenant_id, owner_id, args.dashboards)
         rng = random.Random(11)
         figures: dict[str, list[float]] = {
-            k: [] for k in ("get_p50", "get_p99", "list_p50", "list_p99")
+            k: [] for k in ("get_p50", "get_p99", "list_p50", "list_p99", "floor_p50", "floor_p99")
         }
+        floor = await start_floor(account)
         errors: list[float] = []
         # Warm-up, not measured: connections opened, caches filled, code paths taken once.
         await open_loop(
@@ -149,6 +204,12 @@ async def main() -> None:
             headers=headers,
             rate=args.rate,
             duration_s=5,
+        )
+        await open_loop(  # the floor's warm-up
+            lambda _n: f"{FLOOR}/dashboards/{rng.choice(ids)}",
+            headers={},
+            rate=args.rate,
+            duration_s=3,
         )
         for run in range(args.runs):
             got = await open_loop(
@@ -165,18 +226,30 @@ async def main() -> None:
                 rate=args.rate,
                 duration_s=args.duration,
             )
+            floored = await open_loop(
+                lambda _n: f"{FLOOR}/dashboards/{rng.choice(ids)}",
+                headers={},
+                rate=args.rate,
+                duration_s=args.duration,
+            )
+            figures["floor_p50"].append(percentile(floored.latencies_ms, 50))
+            figures["floor_p99"].append(percentile(floored.latencies_ms, 99))
             figures["get_p50"].append(percentile(got.latencies_ms, 50))
             figures["get_p99"].append(percentile(got.latencies_ms, 99))
             figures["list_p50"].append(percentile(listed.latencies_ms, 50))
             figures["list_p99"].append(percentile(listed.latencies_ms, 99))
-            errors.append(got.errors + listed.errors)
+            errors.append(got.errors + listed.errors + floored.errors)
             print(
                 f"run {run + 1}: get p50 {figures['get_p50'][-1]:.1f} p99 {figures['get_p99'][-1]:.1f} ms"
                 f" ({got.achieved_rate:.0f}/s); list p50 {figures['list_p50'][-1]:.1f}"
                 f" p99 {figures['list_p99'][-1]:.1f} ms ({listed.achieved_rate:.0f}/s);"
-                f" errors {got.errors + listed.errors}"
+                f" floor p50 {figures['floor_p50'][-1]:.1f} p99 {figures['floor_p99'][-1]:.1f} ms;"
+                f" errors {errors[-1]}"
             )
     finally:
+        if "floor" in locals():
+            floor.terminate()
+            floor.wait(10)
         await remove(tenant_id)
         async with httpx.AsyncClient(base_url=IDENTITY, timeout=30) as client:
             await client.delete(f"/tenants/{tenant_id}", headers=headers)
@@ -191,6 +264,7 @@ async def main() -> None:
             "list_query": "tags=<one of 45>&sort=-updated_at&limit=20",
             "caller": "tenant admin (role permission dashboard:admin)",
             "path": "client → nginx gateway → dashboard replicas",
+            "floor": "client → nginx gateway → bench/floor.py (bare ASGI, uvicorn, one pool)",
             "dashboard_replicas": replicas(),
         },
         {
@@ -198,6 +272,14 @@ async def main() -> None:
             "get_p99_ms": figure(median(figures["get_p99"]), "ms", "lower", target=25),
             "list_p50_ms": figure(median(figures["list_p50"]), "ms", "lower"),
             "list_p99_ms": figure(median(figures["list_p99"]), "ms", "lower", target=25),
+            "floor_get_p50_ms": figure(median(figures["floor_p50"]), "ms", "lower"),
+            "floor_get_p99_ms": figure(median(figures["floor_p99"]), "ms", "lower"),
+            "get_p99_floor_ratio": figure(
+                median(figures["get_p99"]) / median(figures["floor_p99"]),
+                "ratio",
+                "lower",
+                target=2.0,
+            ),
             "errors": figure(median(errors), "requests", "lower", target=0),
         },
     )

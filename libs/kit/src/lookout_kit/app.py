@@ -1,5 +1,6 @@
-"""The app factory every service uses: lifespan (pool, migrations, broker, relay), health, metrics,
-errors, request ids, tracing and logs. A service adds its routers and subscribers, nothing else."""
+"""The app factory every service uses: lifespan (pool, migrations, broker, relay), authentication,
+health, metrics, errors, request ids, tracing and logs. A service adds its routers and subscribers,
+nothing else."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import asyncpg
 from aiochclient import ChClient
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from lookout_contracts.topics import events_topic
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from lookout_kit.auth.dependencies import Authenticator
 from lookout_kit.database import create_pool
 from lookout_kit.errors import error_body, install_error_handlers
 from lookout_kit.kafka import asyncapi_document, create_broker, start_with_retry, subscribed_topics
@@ -29,7 +31,7 @@ from lookout_kit.metrics import metrics_endpoint
 from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.relay import OutboxRelay
-from lookout_kit.settings import ServiceSettings
+from lookout_kit.settings import AuthSettings, ServiceSettings
 from lookout_kit.telemetry import configure_tracing
 
 logger = logging.getLogger("lookout.app")
@@ -37,10 +39,14 @@ logger = logging.getLogger("lookout.app")
 ReadinessCheck = Callable[["Runtime"], Awaitable[None]]
 Hook = Callable[["Runtime"], Awaitable[None]]
 
+RUNTIME_CONTEXT_KEY = "runtime"
+"""The name of the runtime in the broker's context (FastStream ``Context``), set at startup."""
+
 
 @dataclass
 class Runtime:
-    """What a running service holds; reachable from handlers as ``request.app.state.runtime``."""
+    """What a running service holds. Handlers take it (or a part) through the typed dependencies of
+    ``lookout_kit.dependencies``; subscribers through the broker's context (``RuntimeContext``)."""
 
     settings: ServiceSettings
     broker: KafkaBroker
@@ -50,9 +56,36 @@ class Runtime:
     relay: OutboxRelay | None = None
     clickhouse: ChClient | None = None
     http_session: aiohttp.ClientSession | None = None
+    authenticator: Authenticator | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    """Deprecated: an untyped bag that only identity still fills (its ``Components``); nothing new
+    may use it, and it goes once identity holds its parts in typed places."""
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def require_pool(self) -> asyncpg.Pool:
+        """The service's pool; a service without a PostgreSQL database asking for it is a bug."""
+        if self.pool is None:
+            raise RuntimeError(
+                "this service has no PostgreSQL pool (no database_url, or not started)"
+            )
+        return self.pool
+
+    def require_events_pool(self) -> asyncpg.Pool:
+        """The pool for events that report no state change (``publish_standalone``)."""
+        if self.events_pool is None:
+            raise RuntimeError("this service has no events pool (no database_url, or not started)")
+        return self.events_pool
+
+
+def _authenticator(settings: ServiceSettings, auth: bool | Authenticator) -> Authenticator | None:
+    if auth is False:
+        return None
+    if not isinstance(settings, AuthSettings):
+        raise TypeError(
+            f"auth needs settings that mix in AuthSettings; {type(settings).__name__} does not"
+        )
+    return auth if isinstance(auth, Authenticator) else Authenticator.from_settings(settings)
 
 
 async def _check_postgres(runtime: Runtime) -> None:
@@ -79,6 +112,8 @@ def create_service_app(
     version: str = "0.1.0",
     description: str = "",
     routers: Sequence[APIRouter] = (),
+    subscribers: Sequence[KafkaRouter] = (),
+    auth: bool | Authenticator = False,
     broker: KafkaBroker | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
     on_startup: Sequence[Hook] = (),
@@ -87,18 +122,30 @@ def create_service_app(
     """Build a service's FastAPI app around ``settings``.
 
     PostgreSQL (pool, migrations, outbox relay) is set up when ``settings.database_url`` is set;
-    ClickHouse when ``settings.clickhouse_url`` is. Kafka always (events in or out).
+    ClickHouse when ``settings.clickhouse_url`` is. Kafka always (events in or out): the
+    ``subscribers`` routers are included in the service's broker, whose context holds the runtime.
+    ``auth=True`` verifies identity's tokens as the settings (which mix in ``AuthSettings``) say,
+    with revocations from identity's events; an ``Authenticator`` given instead is used as it is
+    (tests: keys of their own).
     """
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(
         settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_sample_ratio
     )
     kafka = broker or create_broker(settings.kafka_bootstrap_servers)
+    for subscriber_router in subscribers:
+        kafka.include_router(subscriber_router)
+    authenticator = _authenticator(settings, auth)
+    if authenticator is not None:
+        assert isinstance(settings, AuthSettings)  # checked by _authenticator
+        authenticator.subscribe(kafka, topic=settings.identity_events_topic)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings=settings, broker=kafka)
+        runtime = Runtime(settings=settings, broker=kafka, authenticator=authenticator)
         app.state.runtime = runtime
+        # Before the broker starts, so that the first message finds it.
+        kafka.context.set_global(RUNTIME_CONTEXT_KEY, runtime)
         dsn = settings.database_dsn
         if dsn is not None:
             await apply_migrations(dsn, service_package)
@@ -170,6 +217,7 @@ def create_service_app(
                 await runtime.events_pool.close()
             if runtime.pool is not None:
                 await runtime.pool.close()
+            kafka.context.reset_global(RUNTIME_CONTEXT_KEY)
             logger.info("service stopped")
 
     app = FastAPI(

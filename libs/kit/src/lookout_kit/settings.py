@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PostgresDsn
+from typing import Any
+
+from lookout_contracts.topics import IDENTITY_EVENTS
+from pydantic import AnyHttpUrl, Field, PostgresDsn, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Kafka's own rule for topic and group names (legal characters, at most 249 of them).
+KAFKA_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 
 
 class ServiceSettings(BaseSettings):
@@ -61,3 +67,51 @@ class ServiceSettings(BaseSettings):
     @property
     def database_dsn(self) -> str | None:
         return None if self.database_url is None else str(self.database_url)
+
+
+class AuthSettings(BaseSettings):
+    """Knobs of a service that verifies identity's tokens; mixed in before ``ServiceSettings``:
+
+    ``class Settings(AuthSettings, ServiceSettings)``, then ``create_service_app(..., auth=True)``.
+    """
+
+    # Identity's public keys, through the gateway so that any identity replica answers.
+    identity_jwks_url: AnyHttpUrl = AnyHttpUrl(
+        "http://127.0.0.1:8080/api/identity/.well-known/jwks.json"
+    )
+    jwt_issuer: str = Field(default="lookout-identity", min_length=1)
+    jwt_audience: str = Field(default="lookout", min_length=1)
+    jwks_refresh_interval_s: float = Field(
+        default=300.0, gt=0, description="Keys are refetched this often (and on an unknown kid)"
+    )
+    jwks_min_refetch_interval_s: float = Field(
+        default=1.0, ge=0, description="At most one JWKS fetch per this interval"
+    )
+    revocation_retention_s: float = Field(
+        default=3_600.0,
+        ge=60,
+        description="How long a revocation is remembered: at least the longest token lifetime",
+    )
+    identity_events_topic: str = Field(
+        default=IDENTITY_EVENTS,
+        pattern=KAFKA_NAME_PATTERN,
+        description="Where identity's events come from (revocations, reactions); tests override",
+    )
+    identity_consumer_group: str = Field(
+        default="",
+        pattern=KAFKA_NAME_PATTERN,
+        description="Consumer group of the service's reactions to identity's events "
+        "(default: the service's name)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_defaults_to_service_name(cls, values: Any) -> Any:
+        # A group shared by two services would split identity's events between them: each
+        # service's own name is the safe default.
+        if isinstance(values, dict) and not values.get("identity_consumer_group"):
+            service_field = cls.model_fields.get("service_name")
+            name = values.get("service_name") or (service_field and service_field.default)
+            if isinstance(name, str) and name:
+                values = {**values, "identity_consumer_group": name}
+        return values

@@ -1,18 +1,20 @@
 """Wiring the token checks into a service: the ``Authenticator`` and FastAPI dependencies.
 
-```python
-auth = Authenticator.from_jwks_url(settings.identity_jwks_url, issuer=..., audience=...)
-auth.subscribe(broker)  # revocations from identity.events
-app = create_service_app(settings, ..., broker=broker, on_startup=[auth.on_startup])
+A service does not build this itself: its settings mix in ``AuthSettings`` and
+``create_service_app(..., auth=True)`` builds the authenticator, subscribes it to identity's events
+(revocations) and installs it in the runtime; handlers take ``lookout_kit.dependencies.CallerDep``.
+By hand (what ``auth=True`` does):
 
-@router.get("/things/{thing_id}")
-async def get_thing(caller: Annotated[Caller, Depends(current_caller)]) -> ...:
+```python
+auth = Authenticator.from_settings(settings)
+auth.subscribe(broker, topic=settings.identity_events_topic)
+app = create_service_app(settings, ..., broker=broker, on_startup=[auth.on_startup])
 ```
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
@@ -25,7 +27,9 @@ from lookout_kit.auth.revocation import RevocationCache, subscribe_revocations
 from lookout_kit.auth.verify import TokenVerifier
 from lookout_kit.errors import Unauthorized
 
-EXTRAS_KEY = "authenticator"
+if TYPE_CHECKING:
+    from lookout_kit.app import Runtime
+    from lookout_kit.settings import AuthSettings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from identity")
 
@@ -65,19 +69,35 @@ class Authenticator:
     ) -> Authenticator:
         return cls(HttpKeySource(url, client=client), issuer=issuer, audience=audience, **options)
 
+    @classmethod
+    def from_settings(
+        cls, settings: AuthSettings, *, client: httpx.AsyncClient | None = None
+    ) -> Authenticator:
+        """The authenticator a service's ``AuthSettings`` describe (identity's JWKS over HTTP)."""
+        return cls.from_jwks_url(
+            str(settings.identity_jwks_url),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            client=client,
+            revocation_retention_s=settings.revocation_retention_s,
+            jwks_refresh_interval_s=settings.jwks_refresh_interval_s,
+            jwks_min_refetch_interval_s=settings.jwks_min_refetch_interval_s,
+        )
+
     def subscribe(self, broker: KafkaBroker, *, topic: str | None = None) -> None:
         """Feed the revocation cache from identity's events (call before the app starts)."""
         subscribe_revocations(broker, self.revocations, topic=topic)
 
-    async def on_startup(self, runtime: Any) -> None:
-        """A ``create_service_app`` startup hook: makes this the app's authenticator."""
-        runtime.extras[EXTRAS_KEY] = self
+    async def on_startup(self, runtime: Runtime) -> None:
+        """A ``create_service_app`` startup hook: makes this the app's authenticator (``auth=True``
+        installs it without this hook)."""
+        runtime.authenticator = self
 
 
 def authenticator_of(request: Request) -> Authenticator:
-    found = request.app.state.runtime.extras.get(EXTRAS_KEY)
+    found = request.app.state.runtime.authenticator
     if not isinstance(found, Authenticator):
-        raise RuntimeError("no Authenticator installed: add auth.on_startup to on_startup")
+        raise RuntimeError("no Authenticator installed: build the app with auth=True")
     return found
 
 

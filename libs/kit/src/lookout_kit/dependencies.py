@@ -1,0 +1,55 @@
+"""Typed dependencies every service's handlers and subscribers take from the kit.
+
+```python
+@router.get("/things/{thing_id}")
+async def get_thing(thing_id: UUID, caller: CallerDep, pool: PoolDep) -> Thing: ...
+
+@router.subscriber(topic, group_id=...)            # a FastStream KafkaRouter
+async def on_event(message: KafkaMessage, runtime: RuntimeContext) -> None: ...
+```
+
+The FastAPI dependencies are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a
+thread pool, a hop per request for what is an attribute read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from faststream import Context
+
+from lookout_kit.app import RUNTIME_CONTEXT_KEY, Runtime
+from lookout_kit.auth.caller import Caller, ServiceCaller
+from lookout_kit.auth.dependencies import current_caller, current_service
+
+
+async def runtime_of(request: Request) -> Runtime:
+    """The running service's runtime (set by the kit's lifespan)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def pool_of(request: Request) -> asyncpg.Pool:
+    """The service's PostgreSQL pool."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.require_pool()
+
+
+async def events_pool_of(request: Request) -> asyncpg.Pool:
+    """The pool for events that report no state change (``publish_standalone``)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.require_events_pool()
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
+EventsPoolDep = Annotated[asyncpg.Pool, Depends(events_pool_of)]
+CallerDep = Annotated[Caller, Depends(current_caller)]
+"""The verified user (or API key) of the request; 401 without a valid, unrevoked token."""
+ServiceCallerDep = Annotated[ServiceCaller, Depends(current_service)]
+"""The verified calling service (a service token); 401 otherwise."""
+
+RuntimeContext = Annotated[Runtime, Context(RUNTIME_CONTEXT_KEY)]
+"""A FastStream subscriber's parameter: the runtime, from the broker's context."""

@@ -287,3 +287,26 @@ async def test_another_tenants_objects_are_not_found(identity: Identity) -> None
     ]
     users_seen = (await identity.client.get("/users", headers=headers)).json()
     assert b_user["id"] not in {user["id"] for user in users_seen}
+
+
+async def test_a_role_name_is_taken_once_per_tenant(identity: Identity) -> None:
+    admin = await signup(identity.client)
+    first = await identity.client.post("/roles", json={"name": "auditor"}, headers=admin.headers)
+    second = await identity.client.post("/roles", json={"name": "clerk"}, headers=admin.headers)
+    assert first.status_code == second.status_code == 201
+    for response in [
+        await identity.client.post("/roles", json={"name": "auditor"}, headers=admin.headers),
+        await identity.client.post("/roles", json={"name": "viewer"}, headers=admin.headers),
+        await identity.client.patch(
+            f"/roles/{second.json()['id']}", json={"name": "auditor"}, headers=admin.headers
+        ),
+    ]:
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            409,
+            "role_name_taken",
+        )
+    other = await signup(identity.client)
+    elsewhere = await identity.client.post(
+        "/roles", json={"name": "auditor"}, headers=other.headers
+    )
+    assert elsewhere.status_code == 201

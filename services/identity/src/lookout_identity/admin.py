@@ -22,7 +22,7 @@ from lookout_kit.migrate import apply_migrations
 
 from lookout_identity.components import Components
 from lookout_identity.schemas import SignupRequest
-from lookout_identity.service import accounts
+from lookout_identity.service import tenants
 from lookout_identity.settings import Settings
 
 
@@ -47,7 +47,7 @@ async def _create_tenant(args: argparse.Namespace) -> int:
             email=args.email,
             password=password,
         )
-        result = await accounts.signup(components, body, None)
+        result = await tenants.signup(components, body, None)
     except DomainError as error:
         print(f"error: {error.message} ({error.code})", file=sys.stderr)
         return 1

@@ -1,5 +1,9 @@
-"""Identity's own check of access tokens: the kit's verification plus the database, which is the
-source of truth here (a revoked session or a deactivated user is refused at once, not in seconds)."""
+"""Who the caller is and what it may do, inside identity.
+
+Tokens: the kit's verification plus the database, which is the source of truth here (a revoked
+session or a deactivated user is refused at once, not in seconds). Permissions: the kit's ``can()``,
+answered as 403 (own tenant only: another tenant's objects are never found, so they answer 404
+before this is asked)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from lookout_kit.auth.caller import Caller
 from lookout_kit.auth.dependencies import bearer_scheme
+from lookout_kit.auth.policy import Target, can
 from lookout_kit.auth.verify import ACCESS, caller_from_claims
-from lookout_kit.errors import Unauthorized
+from lookout_kit.errors import Forbidden, Unauthorized
 
 from lookout_identity import repository
 from lookout_identity.components import components_of
@@ -37,7 +42,7 @@ async def identity_caller(
                 api_key_id = UUID(caller.session_id)
             except ValueError:
                 raise _refused() from None
-            state = await repository.api_key_state(
+            state = await repository.api_keys.api_key_state(
                 conn, caller.tenant_id, api_key_id, caller.user_id
             )
         else:
@@ -45,7 +50,7 @@ async def identity_caller(
                 session_id = UUID(caller.session_id)
             except ValueError:
                 raise _refused() from None
-            state = await repository.session_state(
+            state = await repository.sessions.session_state(
                 conn, caller.tenant_id, session_id, caller.user_id
             )
     now = time.time()
@@ -62,3 +67,17 @@ async def identity_caller(
 
 
 CurrentCaller = Annotated[Caller, Depends(identity_caller)]
+
+
+def require(
+    caller: Caller,
+    action: str,
+    resource: str,
+    *,
+    object_id: UUID | None = None,
+    owner_id: UUID | None = None,
+) -> None:
+    """403 unless ``caller`` may ``action`` the ``resource`` (the object, when one is named)."""
+    target = Target.of(caller.tenant_id, id=object_id, owner_id=owner_id)
+    if not can(caller, action, resource, target):
+        raise Forbidden(f"not allowed to {action} {resource}", code="forbidden")

@@ -59,8 +59,8 @@ class KeyRing:
 
     async def _load_or_rotate(self, *, force: bool) -> ActiveKey:
         async with self._pool.acquire() as conn, conn.transaction():
-            await repository.lock_signing_keys(conn)
-            row = await repository.newest_signing_key(conn)
+            await repository.signing_keys.lock_signing_keys(conn)
+            row = await repository.signing_keys.newest_signing_key(conn)
             too_old = (
                 row is None
                 or time.time() - row["created_at"].timestamp()
@@ -68,10 +68,10 @@ class KeyRing:
             )
             if force or too_old:
                 key = new_signing_key(self._kek)
-                row = await repository.insert_signing_key(
+                row = await repository.signing_keys.insert_signing_key(
                     conn, key.kid, key.public_jwk, key.encrypted
                 )
-                await repository.retire_signing_keys(
+                await repository.signing_keys.retire_signing_keys(
                     conn,
                     keep=key.kid,
                     published_for_s=self._settings.access_token_ttl_s + RETIRED_KEY_LEEWAY_S,
@@ -88,7 +88,7 @@ class KeyRing:
 
     async def jwks(self) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
-            rows = await repository.published_keys(conn)
+            rows = await repository.signing_keys.published_keys(conn)
         return {"keys": [dict(row["public_jwk"]) for row in rows]}
 
 

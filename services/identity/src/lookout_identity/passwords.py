@@ -11,6 +11,7 @@ import asyncio
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from lookout_kit.errors import Invalid
 
 from lookout_identity.settings import Settings
 
@@ -37,8 +38,11 @@ _COMMON = frozenset(
 )
 
 
-class PasswordPolicyError(ValueError):
-    """The password breaks the policy; the message says which rule (never the password)."""
+class WeakPassword(Invalid):
+    """The password breaks the policy (422 ``weak_password``); the message says which rule, never
+    the password."""
+
+    code = "weak_password"
 
 
 class Passwords:
@@ -61,17 +65,15 @@ class Passwords:
 
     def check_policy(self, password: str, *, username: str, email: str) -> None:
         if len(password) < self.min_length:
-            raise PasswordPolicyError(f"password must have at least {self.min_length} characters")
+            raise WeakPassword(f"password must have at least {self.min_length} characters")
         if len(password) > MAX_PASSWORD_LENGTH:
-            raise PasswordPolicyError(
-                f"password must have at most {MAX_PASSWORD_LENGTH} characters"
-            )
+            raise WeakPassword(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
         lowered = password.lower()
         if lowered in _COMMON or len(set(lowered)) < 4:
-            raise PasswordPolicyError("password is too common or too repetitive")
+            raise WeakPassword("password is too common or too repetitive")
         for part in (username.lower(), email.split("@", 1)[0].lower()):
             if len(part) >= 3 and part in lowered:
-                raise PasswordPolicyError("password must not contain the username or email")
+                raise WeakPassword("password must not contain the username or email")
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)

@@ -1,7 +1,8 @@
-"""Request and response bodies of identity's HTTP API.
+"""Request and response bodies of identity's HTTP API, and how a row becomes a response.
 
 Every string is bounded and free of control characters (PostgreSQL refuses NUL, and no name needs
-a control character); a password or hash never appears in a response model.
+a control character); a password or hash never appears in a response model (the models have no
+such field, so ``from_row`` cannot copy one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import asyncpg
 from lookout_contracts.events.identity import Action, Resource
 from lookout_kit.auth.conditions import Conditions
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
@@ -117,6 +119,17 @@ class TenantOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> TenantOut:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            slug=row["slug"],
+            settings=row["settings"] or {},
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
 
 class TenantUpdate(Body):
     name: Name | None = None
@@ -138,6 +151,22 @@ class UserOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> UserOut:
+        return cls(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            username=row["username"],
+            email=row["email"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            role_id=row["role_id"],
+            is_active=row["is_active"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            last_login_at=row["last_login_at"],
+        )
 
 
 class UserCreate(Body):
@@ -181,6 +210,16 @@ class PermissionOut(BaseModel):
     conditions: dict[str, Any] | None
     created_at: datetime
 
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> PermissionOut:
+        return cls(
+            id=row["id"],
+            resource=row["resource"],
+            action=row["action"],
+            conditions=row["conditions"],
+            created_at=row["created_at"],
+        )
+
 
 class RoleOut(BaseModel):
     id: UUID
@@ -190,6 +229,18 @@ class RoleOut(BaseModel):
     permissions: list[PermissionOut]
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record, permissions: list[asyncpg.Record]) -> RoleOut:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            description=row["description"],
+            is_builtin=row["is_builtin"],
+            permissions=[PermissionOut.from_row(permission) for permission in permissions],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
 
 
 class RoleCreate(Body):
@@ -226,6 +277,18 @@ class ApiKeyOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> ApiKeyOut:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            prefix=row["prefix"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            last_used_at=row["last_used_at"],
+            revoked_at=row["revoked_at"],
+        )
 
 
 class ApiKeyCreated(ApiKeyOut):

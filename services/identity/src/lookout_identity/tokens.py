@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,17 @@ API_KEY_PREFIX = "lak_"
 
 def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def permission_claims(permissions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``perms`` claim: a role's permission rows as ``{resource, action, conditions?}``."""
+    claims: list[dict[str, Any]] = []
+    for permission in permissions:
+        claim: dict[str, Any] = {"resource": permission["resource"], "action": permission["action"]}
+        if permission["conditions"] is not None:
+            claim["conditions"] = permission["conditions"]
+        claims.append(claim)
+    return claims
 
 
 def issue_access_token(

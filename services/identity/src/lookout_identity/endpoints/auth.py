@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
@@ -19,14 +20,21 @@ from lookout_identity.schemas import (
     SignupResponse,
     TokenResponse,
 )
-from lookout_identity.service import accounts
-from lookout_identity.service.common import client_address
+from lookout_identity.service import api_keys, service_tokens, sessions, tenants, users
 
 router = APIRouter(tags=["auth"])
 
 
 def _address(request: Request) -> str | None:
-    return client_address(None if request.client is None else request.client.host)
+    """The client's address as uvicorn sees it (after the gateway's ``X-Forwarded-For``), or None
+    when it is not an IP address (a test transport, a Unix socket)."""
+    host = None if request.client is None else request.client.host
+    if host is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 @router.post(
@@ -36,7 +44,7 @@ def _address(request: Request) -> str | None:
     responses={409: {"description": "slug, username or email taken"}, 422: {}},
 )
 async def signup(body: SignupRequest, request: Request) -> SignupResponse:
-    return await accounts.signup(components_of(request), body, _address(request))
+    return await tenants.signup(components_of(request), body, _address(request))
 
 
 @router.post(
@@ -45,7 +53,7 @@ async def signup(body: SignupRequest, request: Request) -> SignupResponse:
     responses={401: {"description": "wrong login or password"}, 429: {"description": "throttled"}},
 )
 async def login(body: LoginRequest, request: Request) -> TokenResponse:
-    return await accounts.login(
+    return await sessions.login(
         components_of(request), body.login, body.password, _address(request)
     )
 
@@ -56,7 +64,7 @@ async def login(body: LoginRequest, request: Request) -> TokenResponse:
     responses={401: {}},
 )
 async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
-    return await accounts.refresh(components_of(request), body.refresh_token)
+    return await sessions.refresh(components_of(request), body.refresh_token)
 
 
 @router.post(
@@ -66,7 +74,7 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
     responses={401: {}},
 )
 async def logout(caller: CurrentCaller, request: Request) -> Response:
-    await accounts.logout(components_of(request), caller)
+    await sessions.logout(components_of(request), caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -79,7 +87,7 @@ async def logout(caller: CurrentCaller, request: Request) -> Response:
 async def change_password(
     body: PasswordChange, caller: CurrentCaller, request: Request
 ) -> Response:
-    await accounts.change_password(components_of(request), caller, body)
+    await users.change_password(components_of(request), caller, body)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -89,7 +97,7 @@ async def change_password(
     responses={401: {}},
 )
 async def api_key_token(body: ApiKeyTokenRequest, request: Request) -> TokenResponse:
-    return await accounts.api_key_token(components_of(request), body.api_key)
+    return await api_keys.api_key_token(components_of(request), body.api_key)
 
 
 @router.post(
@@ -98,7 +106,7 @@ async def api_key_token(body: ApiKeyTokenRequest, request: Request) -> TokenResp
     responses={401: {}},
 )
 async def service_token(body: ServiceTokenRequest, request: Request) -> TokenResponse:
-    return await accounts.service_token(components_of(request), body.service, body.secret)
+    return await service_tokens.service_token(components_of(request), body.service, body.secret)
 
 
 @router.get("/.well-known/jwks.json", summary="The public keys that verify identity's tokens")

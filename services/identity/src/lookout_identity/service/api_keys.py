@@ -1,21 +1,20 @@
-"""A user's own API keys: create (shown once), list, revoke."""
+"""A user's own API keys: create (shown once), list, revoke, and exchange one for a token."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from lookout_contracts.events import identity as events
 from lookout_kit.auth.caller import Caller
-from lookout_kit.errors import NotFound
+from lookout_kit.errors import NotFound, Unauthorized
 
 from lookout_identity import repository
 from lookout_identity.components import Components
 from lookout_identity.events import publish
-from lookout_identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from lookout_identity.service.common import now
-from lookout_identity.service.shaping import api_key_out
-from lookout_identity.tokens import new_api_key
+from lookout_identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, TokenResponse
+from lookout_identity.service.sessions import access_token_for, token_pair
+from lookout_identity.tokens import hash_secret, new_api_key
 
 
 async def create_api_key(
@@ -23,10 +22,12 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     key, prefix, key_hash = new_api_key()
     expires_at = (
-        None if body.expires_in_days is None else now() + timedelta(days=body.expires_in_days)
+        None
+        if body.expires_in_days is None
+        else datetime.now(UTC) + timedelta(days=body.expires_in_days)
     )
     async with components.pool.acquire() as conn, conn.transaction():
-        row = await repository.insert_api_key(
+        row = await repository.api_keys.insert_api_key(
             conn,
             api_key_id=uuid4(),
             tenant_id=caller.tenant_id,
@@ -48,20 +49,24 @@ async def create_api_key(
                 user_id=caller.user_id, name=body.name, expires_at=expires_at
             ),
         )
-    return ApiKeyCreated(**api_key_out(row).model_dump(), key=key)
+    return ApiKeyCreated(**ApiKeyOut.from_row(row).model_dump(), key=key)
 
 
 async def list_api_keys(components: Components, caller: Caller) -> list[ApiKeyOut]:
     async with components.pool.acquire() as conn:
-        rows = await repository.list_api_keys(conn, caller.tenant_id, caller.user_id)
-    return [api_key_out(row) for row in rows]
+        rows = await repository.api_keys.list_api_keys(conn, caller.tenant_id, caller.user_id)
+    return [ApiKeyOut.from_row(row) for row in rows]
 
 
 async def revoke_api_key(components: Components, caller: Caller, api_key_id: UUID) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
-        row = await repository.revoke_api_key(conn, caller.tenant_id, caller.user_id, api_key_id)
+        row = await repository.api_keys.revoke_api_key(
+            conn, caller.tenant_id, caller.user_id, api_key_id
+        )
         if row is None:
-            if await repository.get_api_key(conn, caller.tenant_id, caller.user_id, api_key_id):
+            if await repository.api_keys.get_api_key(
+                conn, caller.tenant_id, caller.user_id, api_key_id
+            ):
                 return  # already revoked: revoking is idempotent
             raise NotFound("no such API key")
         await publish(
@@ -74,3 +79,26 @@ async def revoke_api_key(components: Components, caller: Caller, api_key_id: UUI
             session_id=caller.session_id,
             data=events.ApiKeyRevokedV1(user_id=caller.user_id),
         )
+
+
+async def api_key_token(components: Components, api_key: str) -> TokenResponse:
+    """A short-lived access token for an API key (its session id is the key's id)."""
+    async with components.pool.acquire() as conn:
+        key = await repository.api_keys.use_api_key(conn, hash_secret(api_key))
+        user = (
+            None
+            if key is None
+            else await repository.users.get_user(conn, key["tenant_id"], key["user_id"])
+        )
+        if key is None or user is None or not user["is_active"]:
+            raise Unauthorized("invalid API key", code="invalid_api_key")
+        access_token = await access_token_for(
+            conn,
+            components,
+            tenant_id=key["tenant_id"],
+            user_id=user["id"],
+            role_id=user["role_id"],
+            session_id=str(key["id"]),
+            via="api_key",
+        )
+    return token_pair(components, access_token, None, str(key["id"]))

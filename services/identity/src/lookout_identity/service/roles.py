@@ -10,12 +10,11 @@ from lookout_kit.auth.caller import Caller
 from lookout_kit.errors import Conflict, NotFound
 
 from lookout_identity import repository
+from lookout_identity.auth import require
+from lookout_identity.builtin_roles import BUILTIN_ROLES
 from lookout_identity.components import Components
 from lookout_identity.events import publish
 from lookout_identity.schemas import PermissionIn, PermissionOut, RoleCreate, RoleOut, RoleUpdate
-from lookout_identity.service.common import conflict_from
-from lookout_identity.service.guard import require
-from lookout_identity.service.shaping import permission_out, role_out
 
 
 def _no_such_role() -> NotFound:
@@ -27,7 +26,7 @@ async def _lock_custom_role(
 ) -> asyncpg.Record:
     """Lock a role the caller may ``action``: 404 when it is not the tenant's, 403 without the
     permission, 409 for a built-in role."""
-    role = await repository.lock_role(conn, caller.tenant_id, role_id)
+    role = await repository.roles.lock_role(conn, caller.tenant_id, role_id)
     if role is None:
         raise _no_such_role()
     require(caller, action, "role", object_id=role_id)
@@ -36,24 +35,65 @@ async def _lock_custom_role(
     return role
 
 
+async def create_builtin_roles(
+    conn: asyncpg.Connection, components: Components, tenant_id: UUID
+) -> dict[str, UUID]:
+    """A new tenant's ``admin``, ``editor`` and ``viewer`` with their permissions; returns their
+    ids by name."""
+    ids: dict[str, UUID] = {}
+    for name, (description, grants) in BUILTIN_ROLES.items():
+        role = await repository.roles.insert_role(
+            conn, tenant_id, name, description, is_builtin=True
+        )
+        ids[name] = role["id"]
+        await publish(
+            conn,
+            components.settings,
+            "role.created",
+            tenant_id=tenant_id,
+            subject_id=role["id"],
+            data=events.RoleCreatedV1(name=name, description=description, is_builtin=True),
+        )
+        for resource, action, conditions in grants:
+            permission = await repository.roles.insert_permission(
+                conn, tenant_id, role["id"], resource, action, conditions
+            )
+            await publish(
+                conn,
+                components.settings,
+                "permission.granted",
+                tenant_id=tenant_id,
+                subject_id=role["id"],
+                data=events.PermissionGrantedV1(
+                    permission_id=permission["id"],
+                    resource=resource,
+                    action=action,
+                    conditions=conditions,
+                ),
+            )
+    return ids
+
+
 async def list_roles(components: Components, caller: Caller) -> list[RoleOut]:
     require(caller, "read", "role")
     async with components.pool.acquire() as conn:
-        roles = await repository.list_roles(conn, caller.tenant_id)
+        roles = await repository.roles.list_roles(conn, caller.tenant_id)
         return [
-            role_out(role, await repository.list_permissions(conn, caller.tenant_id, role["id"]))
+            RoleOut.from_row(
+                role, await repository.roles.list_permissions(conn, caller.tenant_id, role["id"])
+            )
             for role in roles
         ]
 
 
 async def get_role(components: Components, caller: Caller, role_id: UUID) -> RoleOut:
     async with components.pool.acquire() as conn:
-        role = await repository.get_role(conn, caller.tenant_id, role_id)
+        role = await repository.roles.get_role(conn, caller.tenant_id, role_id)
         if role is None:
             raise _no_such_role()
         require(caller, "read", "role", object_id=role_id)
-        permissions = await repository.list_permissions(conn, caller.tenant_id, role_id)
-    return role_out(role, permissions)
+        permissions = await repository.roles.list_permissions(conn, caller.tenant_id, role_id)
+    return RoleOut.from_row(role, permissions)
 
 
 async def _grant(
@@ -64,7 +104,7 @@ async def _grant(
     permission: PermissionIn,
 ) -> asyncpg.Record:
     conditions = None if permission.conditions is None else permission.conditions.to_document()
-    row = await repository.insert_permission(
+    row = await repository.roles.insert_permission(
         conn, caller.tenant_id, role_id, permission.resource, permission.action, conditions
     )
     await publish(
@@ -87,79 +127,73 @@ async def _grant(
 
 async def create_role(components: Components, caller: Caller, body: RoleCreate) -> RoleOut:
     require(caller, "create", "role")
-    try:
-        async with components.pool.acquire() as conn, conn.transaction():
-            role = await repository.insert_role(
-                conn, caller.tenant_id, body.name, body.description, is_builtin=False
-            )
-            await publish(
-                conn,
-                components.settings,
-                "role.created",
-                tenant_id=caller.tenant_id,
-                subject_id=role["id"],
-                actor_id=caller.user_id,
-                session_id=caller.session_id,
-                data=events.RoleCreatedV1(
-                    name=body.name, description=body.description, is_builtin=False
-                ),
-            )
-            permissions = [
-                await _grant(conn, components, caller, role["id"], permission)
-                for permission in body.permissions
-            ]
-    except asyncpg.UniqueViolationError as error:
-        raise conflict_from(error) from None
-    return role_out(role, permissions)
+    async with components.pool.acquire() as conn, conn.transaction():
+        role = await repository.roles.insert_role(
+            conn, caller.tenant_id, body.name, body.description, is_builtin=False
+        )
+        await publish(
+            conn,
+            components.settings,
+            "role.created",
+            tenant_id=caller.tenant_id,
+            subject_id=role["id"],
+            actor_id=caller.user_id,
+            session_id=caller.session_id,
+            data=events.RoleCreatedV1(
+                name=body.name, description=body.description, is_builtin=False
+            ),
+        )
+        permissions = [
+            await _grant(conn, components, caller, role["id"], permission)
+            for permission in body.permissions
+        ]
+    return RoleOut.from_row(role, permissions)
 
 
 async def update_role(
     components: Components, caller: Caller, role_id: UUID, body: RoleUpdate
 ) -> RoleOut:
     fields = body.model_dump(exclude_unset=True)
-    try:
-        async with components.pool.acquire() as conn, conn.transaction():
-            current = await _lock_custom_role(conn, caller, role_id, "update")
-            name = fields.get("name") or current["name"]
-            description = (
-                fields["description"] if "description" in fields else current["description"]
+    async with components.pool.acquire() as conn, conn.transaction():
+        current = await _lock_custom_role(conn, caller, role_id, "update")
+        name = fields.get("name") or current["name"]
+        description = fields["description"] if "description" in fields else current["description"]
+        changed = tuple(
+            field
+            for field, differs in (
+                ("name", name != current["name"]),
+                ("description", description != current["description"]),
             )
-            changed = tuple(
-                field
-                for field, differs in (
-                    ("name", name != current["name"]),
-                    ("description", description != current["description"]),
-                )
-                if differs
-            )
-            permissions = await repository.list_permissions(conn, caller.tenant_id, role_id)
-            if not changed:
-                return role_out(current, permissions)
-            role = await repository.update_role(conn, caller.tenant_id, role_id, name, description)
-            assert role is not None
-            await publish(
-                conn,
-                components.settings,
-                "role.updated",
-                tenant_id=caller.tenant_id,
-                subject_id=role_id,
-                actor_id=caller.user_id,
-                session_id=caller.session_id,
-                data=events.RoleUpdatedV1(
-                    name=name,
-                    description=description,
-                    changed_fields=changed,
-                ),
-            )
-    except asyncpg.UniqueViolationError as error:
-        raise conflict_from(error) from None
-    return role_out(role, permissions)
+            if differs
+        )
+        permissions = await repository.roles.list_permissions(conn, caller.tenant_id, role_id)
+        if not changed:
+            return RoleOut.from_row(current, permissions)
+        role = await repository.roles.update_role(
+            conn, caller.tenant_id, role_id, name, description
+        )
+        assert role is not None
+        await publish(
+            conn,
+            components.settings,
+            "role.updated",
+            tenant_id=caller.tenant_id,
+            subject_id=role_id,
+            actor_id=caller.user_id,
+            session_id=caller.session_id,
+            data=events.RoleUpdatedV1(
+                name=name,
+                description=description,
+                changed_fields=changed,
+            ),
+        )
+    return RoleOut.from_row(role, permissions)
 
 
 async def delete_role(components: Components, caller: Caller, role_id: UUID) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
         await _lock_custom_role(conn, caller, role_id, "delete")
-        if await repository.count_role_users(conn, caller.tenant_id, role_id):
+        if await repository.roles.count_role_users(conn, caller.tenant_id, role_id):
             raise Conflict("the role still has users", code="role_in_use")
         await publish(
             conn,
@@ -171,7 +205,7 @@ async def delete_role(components: Components, caller: Caller, role_id: UUID) -> 
             session_id=caller.session_id,
             data=events.RoleDeletedV1(),
         )
-        await repository.delete_role(conn, caller.tenant_id, role_id)
+        await repository.roles.delete_role(conn, caller.tenant_id, role_id)
 
 
 async def grant_permission(
@@ -180,8 +214,8 @@ async def grant_permission(
     async with components.pool.acquire() as conn, conn.transaction():
         await _lock_custom_role(conn, caller, role_id, "update")
         row = await _grant(conn, components, caller, role_id, body)
-        await repository.mark_role_permissions_changed(conn, caller.tenant_id, role_id)
-    return permission_out(row)
+        await repository.roles.mark_role_permissions_changed(conn, caller.tenant_id, role_id)
+    return PermissionOut.from_row(row)
 
 
 async def revoke_permission(
@@ -189,10 +223,12 @@ async def revoke_permission(
 ) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
         await _lock_custom_role(conn, caller, role_id, "update")
-        row = await repository.delete_permission(conn, caller.tenant_id, role_id, permission_id)
+        row = await repository.roles.delete_permission(
+            conn, caller.tenant_id, role_id, permission_id
+        )
         if row is None:
             raise NotFound("no such permission")
-        await repository.mark_role_permissions_changed(conn, caller.tenant_id, role_id)
+        await repository.roles.mark_role_permissions_changed(conn, caller.tenant_id, role_id)
         await publish(
             conn,
             components.settings,

@@ -1,4 +1,5 @@
-"""Users of the caller's tenant: create, list, read, update, deactivate, reactivate, delete."""
+"""Users of the caller's tenant: create, list, read, update, deactivate, reactivate, delete; the
+caller itself (``/me``) and its password."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import asyncpg
 from lookout_contracts.events import identity as events
 from lookout_kit.auth.caller import Caller
 from lookout_kit.auth.policy import can
-from lookout_kit.errors import Conflict, Forbidden, Invalid, NotFound
+from lookout_kit.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 from lookout_identity import repository
+from lookout_identity.auth import require
 from lookout_identity.components import Components
 from lookout_identity.events import publish
-from lookout_identity.passwords import PasswordPolicyError
-from lookout_identity.schemas import MeOut, UserCreate, UserOut, UserUpdate
-from lookout_identity.service.accounts import publish_user_created
-from lookout_identity.service.common import conflict_from, policy_error
-from lookout_identity.service.guard import require
-from lookout_identity.service.shaping import role_out, tenant_out, user_out
+from lookout_identity.schemas import (
+    MeOut,
+    PasswordChange,
+    RoleOut,
+    TenantOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 
 
 def _no_such_user() -> NotFound:
@@ -32,7 +37,7 @@ def _require_role_assignment(caller: Caller) -> None:
 
 
 async def _role_in_tenant(conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID) -> None:
-    if await repository.get_role(conn, tenant_id, role_id) is None:
+    if await repository.roles.get_role(conn, tenant_id, role_id) is None:
         raise Invalid("no such role in this tenant", code="unknown_role")
 
 
@@ -40,31 +45,58 @@ async def _ensure_other_admin(
     conn: asyncpg.Connection, tenant_id: UUID, user: asyncpg.Record
 ) -> UUID | None:
     """The admin who remains when ``user`` stops being one; 409 when ``user`` is the last."""
-    admin = await repository.get_role_by_name(conn, tenant_id, "admin")
+    admin = await repository.roles.get_role_by_name(conn, tenant_id, "admin")
     if admin is None or user["role_id"] != admin["id"]:
         return (
             None
             if admin is None
-            else await repository.successor_admin(conn, tenant_id, admin["id"], user["id"])
+            else await repository.users.successor_admin(conn, tenant_id, admin["id"], user["id"])
         )
-    successor = await repository.successor_admin(conn, tenant_id, admin["id"], user["id"])
+    successor = await repository.users.successor_admin(conn, tenant_id, admin["id"], user["id"])
     if successor is None:
         raise Conflict("the tenant's last active admin must stay", code="last_admin")
     return successor
 
 
+async def publish_user_created(
+    conn: asyncpg.Connection,
+    components: Components,
+    user: asyncpg.Record,
+    *,
+    actor_id: UUID | None,
+) -> None:
+    await publish(
+        conn,
+        components.settings,
+        "user.created",
+        tenant_id=user["tenant_id"],
+        subject_id=user["id"],
+        actor_id=actor_id,
+        data=events.UserCreatedV1(
+            username=user["username"],
+            email=user["email"],
+            first_name=user["first_name"],
+            last_name=user["last_name"],
+            role_id=user["role_id"],
+            is_active=user["is_active"],
+        ),
+    )
+
+
 async def me(components: Components, caller: Caller) -> MeOut:
     async with components.pool.acquire() as conn:
-        user = await repository.get_user(conn, caller.tenant_id, caller.user_id)
-        tenant = await repository.get_tenant(conn, caller.tenant_id)
-        role = await repository.get_role(conn, caller.tenant_id, caller.role_id)
-        permissions = await repository.list_permissions(conn, caller.tenant_id, caller.role_id)
+        user = await repository.users.get_user(conn, caller.tenant_id, caller.user_id)
+        tenant = await repository.tenants.get_tenant(conn, caller.tenant_id)
+        role = await repository.roles.get_role(conn, caller.tenant_id, caller.role_id)
+        permissions = await repository.roles.list_permissions(
+            conn, caller.tenant_id, caller.role_id
+        )
     if user is None or tenant is None or role is None:
         raise _no_such_user()
     return MeOut(
-        user=user_out(user),
-        tenant=tenant_out(tenant),
-        role=role_out(role, permissions),
+        user=UserOut.from_row(user),
+        tenant=TenantOut.from_row(tenant),
+        role=RoleOut.from_row(role, permissions),
         session_id=caller.session_id,
     )
 
@@ -74,106 +106,97 @@ async def list_users(
 ) -> list[UserOut]:
     require(caller, "read", "user")
     async with components.pool.acquire() as conn:
-        rows = await repository.list_users(conn, caller.tenant_id, limit=limit, offset=offset)
-    return [user_out(row) for row in rows]
+        rows = await repository.users.list_users(conn, caller.tenant_id, limit=limit, offset=offset)
+    return [UserOut.from_row(row) for row in rows]
 
 
 async def get_user(components: Components, caller: Caller, user_id: UUID) -> UserOut:
     async with components.pool.acquire() as conn:
-        row = await repository.get_user(conn, caller.tenant_id, user_id)
+        row = await repository.users.get_user(conn, caller.tenant_id, user_id)
     if row is None:
         raise _no_such_user()
     require(caller, "read", "user", object_id=user_id, owner_id=user_id)
-    return user_out(row)
+    return UserOut.from_row(row)
 
 
 async def create_user(components: Components, caller: Caller, body: UserCreate) -> UserOut:
     require(caller, "create", "user")
     _require_role_assignment(caller)
-    try:
-        components.passwords.check_policy(body.password, username=body.username, email=body.email)
-    except PasswordPolicyError as error:
-        raise policy_error(error) from None
+    components.passwords.check_policy(body.password, username=body.username, email=body.email)
     password_hash = await components.passwords.hash(body.password)
-    try:
-        async with components.pool.acquire() as conn, conn.transaction():
-            await _role_in_tenant(conn, caller.tenant_id, body.role_id)
-            row = await repository.insert_user(
-                conn,
-                tenant_id=caller.tenant_id,
-                username=body.username,
-                email=body.email,
-                password_hash=password_hash,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                role_id=body.role_id,
-            )
-            await publish_user_created(conn, components, row, actor_id=caller.user_id)
-    except asyncpg.UniqueViolationError as error:
-        raise conflict_from(error) from None
-    return user_out(row)
+    async with components.pool.acquire() as conn, conn.transaction():
+        await _role_in_tenant(conn, caller.tenant_id, body.role_id)
+        row = await repository.users.insert_user(
+            conn,
+            tenant_id=caller.tenant_id,
+            username=body.username,
+            email=body.email,
+            password_hash=password_hash,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            role_id=body.role_id,
+        )
+        await publish_user_created(conn, components, row, actor_id=caller.user_id)
+    return UserOut.from_row(row)
 
 
 async def update_user(
     components: Components, caller: Caller, user_id: UUID, body: UserUpdate
 ) -> UserOut:
     fields = body.model_dump(exclude_unset=True)
-    try:
-        async with components.pool.acquire() as conn, conn.transaction():
-            current = await repository.lock_user(conn, caller.tenant_id, user_id)
-            if current is None:
-                raise _no_such_user()
-            require(caller, "update", "user", object_id=user_id, owner_id=user_id)
-            new = {
-                name: fields[name] if fields.get(name) is not None else current[name]
-                for name in ("username", "email", "role_id")
-            }
-            for name in ("first_name", "last_name"):
-                new[name] = fields[name] if name in fields else current[name]
-            changed = tuple(name for name in new if new[name] != current[name])
-            if not changed:
-                return user_out(current)
-            if "role_id" in changed:
-                _require_role_assignment(caller)
-                await _role_in_tenant(conn, caller.tenant_id, new["role_id"])
-                await _ensure_other_admin(conn, caller.tenant_id, current)
-            row = await repository.update_user(conn, caller.tenant_id, user_id, **new)
-            assert row is not None
-            await publish(
-                conn,
-                components.settings,
-                "user.updated",
-                tenant_id=caller.tenant_id,
-                subject_id=user_id,
-                actor_id=caller.user_id,
-                session_id=caller.session_id,
-                data=events.UserUpdatedV1(
-                    username=row["username"],
-                    email=row["email"],
-                    first_name=row["first_name"],
-                    last_name=row["last_name"],
-                    role_id=row["role_id"],
-                    changed_fields=changed,
-                ),
-            )
-    except asyncpg.UniqueViolationError as error:
-        raise conflict_from(error) from None
-    return user_out(row)
+    async with components.pool.acquire() as conn, conn.transaction():
+        current = await repository.users.lock_user(conn, caller.tenant_id, user_id)
+        if current is None:
+            raise _no_such_user()
+        require(caller, "update", "user", object_id=user_id, owner_id=user_id)
+        new = {
+            name: fields[name] if fields.get(name) is not None else current[name]
+            for name in ("username", "email", "role_id")
+        }
+        for name in ("first_name", "last_name"):
+            new[name] = fields[name] if name in fields else current[name]
+        changed = tuple(name for name in new if new[name] != current[name])
+        if not changed:
+            return UserOut.from_row(current)
+        if "role_id" in changed:
+            _require_role_assignment(caller)
+            await _role_in_tenant(conn, caller.tenant_id, new["role_id"])
+            await _ensure_other_admin(conn, caller.tenant_id, current)
+        row = await repository.users.update_user(conn, caller.tenant_id, user_id, **new)
+        assert row is not None
+        await publish(
+            conn,
+            components.settings,
+            "user.updated",
+            tenant_id=caller.tenant_id,
+            subject_id=user_id,
+            actor_id=caller.user_id,
+            session_id=caller.session_id,
+            data=events.UserUpdatedV1(
+                username=row["username"],
+                email=row["email"],
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                role_id=row["role_id"],
+                changed_fields=changed,
+            ),
+        )
+    return UserOut.from_row(row)
 
 
 async def set_active(
     components: Components, caller: Caller, user_id: UUID, *, active: bool
 ) -> UserOut:
     async with components.pool.acquire() as conn, conn.transaction():
-        current = await repository.lock_user(conn, caller.tenant_id, user_id)
+        current = await repository.users.lock_user(conn, caller.tenant_id, user_id)
         if current is None:
             raise _no_such_user()
         require(caller, "admin", "user", object_id=user_id)
         if current["is_active"] == active:
-            return user_out(current)
+            return UserOut.from_row(current)
         if not active:
             await _ensure_other_admin(conn, caller.tenant_id, current)
-        row = await repository.set_user_active(conn, caller.tenant_id, user_id, active)
+        row = await repository.users.set_user_active(conn, caller.tenant_id, user_id, active)
         assert row is not None
         await publish(
             conn,
@@ -185,12 +208,12 @@ async def set_active(
             session_id=caller.session_id,
             data=events.UserReactivatedV1() if active else events.UserDeactivatedV1(),
         )
-    return user_out(row)
+    return UserOut.from_row(row)
 
 
 async def delete_user(components: Components, caller: Caller, user_id: UUID) -> None:
     async with components.pool.acquire() as conn, conn.transaction():
-        current = await repository.lock_user(conn, caller.tenant_id, user_id)
+        current = await repository.users.lock_user(conn, caller.tenant_id, user_id)
         if current is None:
             raise _no_such_user()
         require(caller, "delete", "user", object_id=user_id)
@@ -205,4 +228,62 @@ async def delete_user(components: Components, caller: Caller, user_id: UUID) -> 
             session_id=caller.session_id,
             data=events.UserDeletedV1(successor_id=successor),
         )
-        await repository.delete_user(conn, caller.tenant_id, user_id)
+        await repository.users.delete_user(conn, caller.tenant_id, user_id)
+
+
+async def change_password(components: Components, caller: Caller, body: PasswordChange) -> None:
+    """Needs the old password; ends every other session of the user (they used the old one)."""
+    async with components.pool.acquire() as conn:
+        user = await repository.users.lock_user(conn, caller.tenant_id, caller.user_id)
+    if user is None:
+        raise Unauthorized("invalid or expired token", code="invalid_token")
+    if not await components.passwords.verify(user["password_hash"], body.old_password):
+        raise Unauthorized("the old password is wrong", code="invalid_credentials")
+    components.passwords.check_policy(
+        body.new_password, username=user["username"], email=user["email"]
+    )
+    new_hash = await components.passwords.hash(body.new_password)
+    async with components.pool.acquire() as conn, conn.transaction():
+        user = await repository.users.lock_user(conn, caller.tenant_id, caller.user_id)
+        if user is None:
+            raise Unauthorized("invalid or expired token", code="invalid_token")
+        await repository.users.set_password_hash(conn, caller.tenant_id, caller.user_id, new_hash)
+        await publish(
+            conn,
+            components.settings,
+            "user.updated",
+            tenant_id=caller.tenant_id,
+            subject_id=caller.user_id,
+            actor_id=caller.user_id,
+            session_id=caller.session_id,
+            data=events.UserUpdatedV1(
+                username=user["username"],
+                email=user["email"],
+                first_name=user["first_name"],
+                last_name=user["last_name"],
+                role_id=user["role_id"],
+                changed_fields=("password",),
+            ),
+        )
+        keep = None if caller.session_id is None else _uuid_or_none(caller.session_id)
+        ended = await repository.sessions.revoke_user_sessions(
+            conn, caller.tenant_id, caller.user_id, "revoked", keep=keep
+        )
+        for session_id in ended:
+            await publish(
+                conn,
+                components.settings,
+                "user.logged_out",
+                tenant_id=caller.tenant_id,
+                subject_id=caller.user_id,
+                actor_id=caller.user_id,
+                session_id=str(session_id),
+                data=events.UserLoggedOutV1(reason="revoked"),
+            )
+
+
+def _uuid_or_none(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from lookout_identity.app import create_app
-from lookout_identity.components import EXTRAS_KEY, Components
+from lookout_identity.components import Components
 from lookout_identity.settings import Settings
 from lookout_testing.servers import Servers
 from pydantic import SecretStr
@@ -25,7 +25,7 @@ class Identity:
 
     @property
     def components(self) -> Components:
-        components = self.app.state.runtime.extras[EXTRAS_KEY]
+        components = self.app.state.identity
         assert isinstance(components, Components)
         return components
 

@@ -1,11 +1,11 @@
-"""The identity service's app: the kit's app factory plus this service's routers and subscribers."""
+"""The identity service's app: the kit's app factory plus this service's routers and startup."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from lookout_kit.app import Runtime, create_service_app
 
-from lookout_identity.components import EXTRAS_KEY, Components
+from lookout_identity.components import Components
 from lookout_identity.endpoints import ROUTERS
 from lookout_identity.settings import Settings
 
@@ -14,13 +14,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     async def start_identity(runtime: Runtime) -> None:
-        assert runtime.pool is not None, "identity needs its PostgreSQL database"
-        components = Components.build(settings, runtime.pool)
+        components = Components.build(settings, runtime.require_pool())
         # A signing key exists before the first request (the first replica creates it).
         await components.keyring.active()
-        runtime.extras[EXTRAS_KEY] = components
+        app.state.identity = components
 
-    return create_service_app(
+    app = create_service_app(
         settings,
         service_package="lookout_identity",
         title="Lookout identity",
@@ -28,3 +27,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=ROUTERS,
         on_startup=[start_identity],
     )
+    return app

@@ -11,7 +11,7 @@ import time
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
 from lookout_kit.auth.caller import Caller
 from lookout_kit.auth.dependencies import bearer_scheme
@@ -20,7 +20,7 @@ from lookout_kit.auth.verify import ACCESS, caller_from_claims
 from lookout_kit.errors import Forbidden, Unauthorized
 
 from lookout_identity import repository
-from lookout_identity.components import components_of
+from lookout_identity.components import ComponentsDep
 
 
 def _refused() -> Unauthorized:
@@ -28,12 +28,11 @@ def _refused() -> Unauthorized:
 
 
 async def identity_caller(
-    request: Request,
+    components: ComponentsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Caller:
     if credentials is None:
         raise Unauthorized("a bearer access token is required", code="missing_token")
-    components = components_of(request)
     claims = await components.verifier.claims(credentials.credentials, token_use=ACCESS)
     caller = caller_from_claims(claims)
     async with components.pool.acquire() as conn:

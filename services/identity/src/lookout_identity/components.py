@@ -1,20 +1,20 @@
 """What identity's use cases share at run time: settings, pool, password hasher, key ring, and the
-verifier of its own tokens. Built at startup, reachable from handlers via ``components_of``."""
+verifier of its own tokens. Built at startup (``app.state.identity``); handlers take it as
+``ComponentsDep``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import asyncpg
-from fastapi import Request
+from fastapi import Depends, Request
 from lookout_kit.auth.jwks import JwksCache
 from lookout_kit.auth.verify import TokenVerifier
 
 from lookout_identity.keyring import DatabaseKeySource, KeyRing
 from lookout_identity.passwords import Passwords
 from lookout_identity.settings import Settings
-
-EXTRAS_KEY = "identity"
 
 
 @dataclass
@@ -42,7 +42,11 @@ class Components:
         )
 
 
-def components_of(request: Request) -> Components:
-    components = request.app.state.runtime.extras[EXTRAS_KEY]
-    assert isinstance(components, Components)
+async def components_of(request: Request) -> Components:
+    """Identity's parts, set by its startup hook. ``async`` so that FastAPI does not run this
+    attribute read in its thread pool."""
+    components: Components = request.app.state.identity
     return components
+
+
+ComponentsDep = Annotated[Components, Depends(components_of)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from lookout_kit.auth.conditions import condition_json_schema
 
 from lookout_identity.auth import CurrentCaller
-from lookout_identity.components import components_of
+from lookout_identity.components import ComponentsDep
 from lookout_identity.schemas import (
     ApiKeyTokenRequest,
     LoginRequest,
@@ -43,8 +43,10 @@ def _address(request: Request) -> str | None:
     summary="Create a tenant and its first admin (logged in)",
     responses={409: {"description": "slug, username or email taken"}, 422: {}},
 )
-async def signup(body: SignupRequest, request: Request) -> SignupResponse:
-    return await tenants.signup(components_of(request), body, _address(request))
+async def signup(
+    body: SignupRequest, request: Request, components: ComponentsDep
+) -> SignupResponse:
+    return await tenants.signup(components, body, _address(request))
 
 
 @router.post(
@@ -52,10 +54,8 @@ async def signup(body: SignupRequest, request: Request) -> SignupResponse:
     summary="Log in by username or email",
     responses={401: {"description": "wrong login or password"}, 429: {"description": "throttled"}},
 )
-async def login(body: LoginRequest, request: Request) -> TokenResponse:
-    return await sessions.login(
-        components_of(request), body.login, body.password, _address(request)
-    )
+async def login(body: LoginRequest, request: Request, components: ComponentsDep) -> TokenResponse:
+    return await sessions.login(components, body.login, body.password, _address(request))
 
 
 @router.post(
@@ -63,8 +63,8 @@ async def login(body: LoginRequest, request: Request) -> TokenResponse:
     summary="Spend a refresh token for a new token pair (a reused one revokes the session)",
     responses={401: {}},
 )
-async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
-    return await sessions.refresh(components_of(request), body.refresh_token)
+async def refresh(body: RefreshRequest, components: ComponentsDep) -> TokenResponse:
+    return await sessions.refresh(components, body.refresh_token)
 
 
 @router.post(
@@ -73,8 +73,8 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenResponse:
     summary="End the caller's session",
     responses={401: {}},
 )
-async def logout(caller: CurrentCaller, request: Request) -> Response:
-    await sessions.logout(components_of(request), caller)
+async def logout(caller: CurrentCaller, components: ComponentsDep) -> Response:
+    await sessions.logout(components, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -85,9 +85,9 @@ async def logout(caller: CurrentCaller, request: Request) -> Response:
     responses={401: {}, 422: {}},
 )
 async def change_password(
-    body: PasswordChange, caller: CurrentCaller, request: Request
+    body: PasswordChange, caller: CurrentCaller, components: ComponentsDep
 ) -> Response:
-    await users.change_password(components_of(request), caller, body)
+    await users.change_password(components, caller, body)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,8 +96,8 @@ async def change_password(
     summary="Exchange an API key for a short-lived access token",
     responses={401: {}},
 )
-async def api_key_token(body: ApiKeyTokenRequest, request: Request) -> TokenResponse:
-    return await api_keys.api_key_token(components_of(request), body.api_key)
+async def api_key_token(body: ApiKeyTokenRequest, components: ComponentsDep) -> TokenResponse:
+    return await api_keys.api_key_token(components, body.api_key)
 
 
 @router.post(
@@ -105,13 +105,13 @@ async def api_key_token(body: ApiKeyTokenRequest, request: Request) -> TokenResp
     summary="A service token for service-to-service calls (client credentials)",
     responses={401: {}},
 )
-async def service_token(body: ServiceTokenRequest, request: Request) -> TokenResponse:
-    return await service_tokens.service_token(components_of(request), body.service, body.secret)
+async def service_token(body: ServiceTokenRequest, components: ComponentsDep) -> TokenResponse:
+    return await service_tokens.service_token(components, body.service, body.secret)
 
 
 @router.get("/.well-known/jwks.json", summary="The public keys that verify identity's tokens")
-async def jwks(request: Request) -> dict[str, Any]:
-    return await components_of(request).keyring.jwks()
+async def jwks(components: ComponentsDep) -> dict[str, Any]:
+    return await components.keyring.jwks()
 
 
 @router.get("/condition-schema", summary="JSON Schema of the permission condition language")

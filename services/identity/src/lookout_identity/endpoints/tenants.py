@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from lookout_identity.auth import CurrentCaller
-from lookout_identity.components import components_of
+from lookout_identity.components import ComponentsDep
 from lookout_identity.schemas import TenantOut, TenantUpdate
 from lookout_identity.service import tenants
 
@@ -15,15 +15,17 @@ router = APIRouter(tags=["tenants"], responses={401: {}, 403: {}, 404: {}})
 
 
 @router.get("/tenants/{tenant_id}", summary="The tenant")
-async def get_tenant(tenant_id: UUID, caller: CurrentCaller, request: Request) -> TenantOut:
-    return await tenants.get_tenant(components_of(request), caller, tenant_id)
+async def get_tenant(
+    tenant_id: UUID, caller: CurrentCaller, components: ComponentsDep
+) -> TenantOut:
+    return await tenants.get_tenant(components, caller, tenant_id)
 
 
 @router.patch("/tenants/{tenant_id}", summary="Change the tenant's name or settings")
 async def update_tenant(
-    tenant_id: UUID, body: TenantUpdate, caller: CurrentCaller, request: Request
+    tenant_id: UUID, body: TenantUpdate, caller: CurrentCaller, components: ComponentsDep
 ) -> TenantOut:
-    return await tenants.update_tenant(components_of(request), caller, tenant_id, body)
+    return await tenants.update_tenant(components, caller, tenant_id, body)
 
 
 @router.delete(
@@ -31,6 +33,8 @@ async def update_tenant(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete the tenant and all its data",
 )
-async def delete_tenant(tenant_id: UUID, caller: CurrentCaller, request: Request) -> Response:
-    await tenants.delete_tenant(components_of(request), caller, tenant_id)
+async def delete_tenant(
+    tenant_id: UUID, caller: CurrentCaller, components: ComponentsDep
+) -> Response:
+    await tenants.delete_tenant(components, caller, tenant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

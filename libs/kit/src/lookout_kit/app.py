@@ -18,9 +18,9 @@ import asyncpg
 from aiochclient import ChClient
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from faststream.kafka import KafkaBroker, KafkaRouter
 from lookout_contracts.topics import events_topic
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from lookout_kit.auth.dependencies import Authenticator
 from lookout_kit.database import create_pool
@@ -38,6 +38,15 @@ logger = logging.getLogger("lookout.app")
 
 ReadinessCheck = Callable[["Runtime"], Awaitable[None]]
 Hook = Callable[["Runtime"], Awaitable[None]]
+
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+"""FastAPI's own OpenTelemetry layer (a span per request, dependency and serialization) is off:
+the kit's one middleware traces and measures every request (``middleware.py``)."""
 
 RUNTIME_CONTEXT_KEY = "runtime"
 """The name of the runtime in the broker's context (FastStream ``Context``), set at startup."""
@@ -225,9 +234,15 @@ def create_service_app(
         version=version,
         description=description,
         lifespan=lifespan,
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        trusted_proxies=[
+            ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip()
+        ],
+    )
 
     checks: list[ReadinessCheck] = [
         _check_postgres,
@@ -276,5 +291,4 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
     return app

@@ -21,7 +21,7 @@ def main() -> None:
         root_path=settings.root_path,
         log_config=None,
         access_log=settings.access_log,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The kit's one middleware applies X-Forwarded-* from the gateway (forwarded_allow_ips).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

@@ -12,7 +12,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.specification import AsyncAPI
 
+from lookout_kit.retry import Backoff, RetryStopped, retry
+
 logger = logging.getLogger("lookout.kafka")
+
+CONNECT_BACKOFF = Backoff(initial_s=0.2, max_s=5.0)
 
 
 def create_broker(bootstrap_servers: str) -> KafkaBroker:
@@ -38,24 +42,27 @@ async def start_with_retry(
     partitions: int,
 ) -> None:
     """Create the topics, then start the broker, retrying with backoff while Kafka is unreachable
-    (``/readyz`` says so meanwhile)."""
-    delay = 0.2
-    while not stopping.is_set():
-        try:
-            await ensure_topics(bootstrap_servers, topics, partitions=partitions)
-            await broker.start()
-            logger.info("kafka broker connected")
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            logger.warning("kafka unreachable; retrying", extra={"error": repr(error)})
-            await broker.stop()
-            try:
-                await asyncio.wait_for(stopping.wait(), delay)
-            except TimeoutError:
-                pass
-            delay = min(delay * 2, 5.0)
+    (``/readyz`` says so meanwhile). Returns when connected, or when ``stopping`` is set."""
+
+    async def connect() -> None:
+        await ensure_topics(bootstrap_servers, topics, partitions=partitions)
+        await broker.start()
+
+    async def disconnect(_error: BaseException) -> None:
+        await broker.stop()  # a half-started broker holds clients and tasks
+
+    try:
+        await retry(
+            connect,
+            what="connecting to kafka",
+            backoff=CONNECT_BACKOFF,
+            stopping=stopping,
+            on_failure=disconnect,
+            log=logger,
+        )
+    except RetryStopped:
+        return
+    logger.info("kafka broker connected")
 
 
 def subscribed_topics(broker: KafkaBroker) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lookout_dashboard.document import (
+from lookout_dashboard.schemas.document import (
     GRID_COLUMNS,
     Document,
     LayoutItem,

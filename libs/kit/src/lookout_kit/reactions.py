@@ -55,7 +55,7 @@ Reaction = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
 
 DLQ_CONSUMER_GROUP_HEADER = "dlq-consumer-group"
 RUNTIME = "runtime"
-"""The runtime's name in the broker's context (set by the app factory at startup)."""
+"""The runtime's name in the broker's context (``lookout_kit.app.RUNTIME_CONTEXT_KEY``)."""
 
 REACTIONS = Counter(
     "lookout_reactions_total",

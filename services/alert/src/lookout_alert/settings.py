@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from lookout_kit.settings import ServiceSettings
+from lookout_kit.settings import AuthSettings, ServiceSettings
 from pydantic import PostgresDsn
 from pydantic_settings import SettingsConfigDict
 
 
-class Settings(ServiceSettings):
+class Settings(AuthSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOOKOUT_ALERT_", extra="ignore", frozen=True)
 
     service_name: str = "alert"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from lookout_kit.settings import ServiceSettings
+from lookout_kit.settings import AuthSettings, ServiceSettings
 from pydantic_settings import SettingsConfigDict
 
 
-class Settings(ServiceSettings):
+class Settings(AuthSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOOKOUT_ANALYTICS_", extra="ignore", frozen=True)
 
     service_name: str = "analytics"

@@ -1,17 +1,23 @@
-"""The datasource service's app: the kit's app factory plus this service's routers and subscribers."""
+"""The datasource service's app: the kit's app factory with this service's routers and subscribers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from lookout_kit.app import create_service_app
 
+from lookout_datasource import subscribers
+from lookout_datasource.endpoints import ROUTERS
 from lookout_datasource.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
-        settings or Settings(),
+        settings,
         service_package="lookout_datasource",
         title="Lookout datasource",
         description="The datasource service: data sources, schema introspection, saved queries and their execution.",
+        routers=ROUTERS,
+        subscribers=subscribers.routers(settings),
+        auth=True,
     )

@@ -1,0 +1,8 @@
+"""The alert API's HTTP handlers, one module per resource (none yet; to come: `alerts.py`, `history.py`):
+parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the response."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []

@@ -1,0 +1,14 @@
+"""Reactions to other services' events (FastStream ``KafkaRouter``s): none yet. To come:
+none planned: analytics reads what ingestion stores, each parsing the event and calling a use case with the pool from the
+runtime (``lookout_kit.dependencies.RuntimeContext``), as ``lookout_dashboard.subscribers`` does."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+
+from lookout_analytics.settings import Settings
+
+
+def routers(settings: Settings) -> list[KafkaRouter]:
+    """The service's subscribers, on the topics and groups ``settings`` name (for ``app.py``)."""
+    return []

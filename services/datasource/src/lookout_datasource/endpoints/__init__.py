@@ -1,0 +1,8 @@
+"""The datasource API's HTTP handlers, one module per resource (none yet; to come: `data_sources.py`, `saved_queries.py`, `executions.py`):
+parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the response."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []

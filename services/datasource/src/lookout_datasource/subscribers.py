@@ -1,0 +1,14 @@
+"""Reactions to other services' events (FastStream ``KafkaRouter``s): none yet. To come:
+identity's events (`tenant.deleted`: the tenant's data sources and saved queries go), each parsing the event and calling a use case with the pool from the
+runtime (``lookout_kit.dependencies.RuntimeContext``), as ``lookout_dashboard.subscribers`` does."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+
+from lookout_datasource.settings import Settings
+
+
+def routers(settings: Settings) -> list[KafkaRouter]:
+    """The service's subscribers, on the topics and groups ``settings`` name (for ``app.py``)."""
+    return []

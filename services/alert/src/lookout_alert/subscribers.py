@@ -1,6 +1,7 @@
-"""Reactions to other services' events (FastStream ``KafkaRouter``s): none yet. To come:
-identity's events (`tenant.deleted`, `user.deleted`) and datasource's (`saved_query.deleted`: its alerts stop), each parsing the event and calling a use case with the pool from the
-runtime (``lookout_kit.dependencies.RuntimeContext``), as ``lookout_dashboard.subscribers`` does."""
+"""Reactions to other services' events, as FastStream ``KafkaRouter``s on the topics and groups the
+settings name: none yet. To come: identity's events (`tenant.deleted`, `user.deleted`) and
+datasource's (`saved_query.deleted`: its alerts stop); each calls a use case of ``service/`` (as
+``lookout_dashboard.subscribers`` does)."""
 
 from __future__ import annotations
 

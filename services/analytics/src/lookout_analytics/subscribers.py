@@ -1,6 +1,6 @@
-"""Reactions to other services' events (FastStream ``KafkaRouter``s): none yet. To come:
-none planned: analytics reads what ingestion stores, each parsing the event and calling a use case with the pool from the
-runtime (``lookout_kit.dependencies.RuntimeContext``), as ``lookout_dashboard.subscribers`` does."""
+"""Reactions to other services' events, as FastStream ``KafkaRouter``s on the topics and groups the
+settings name: none, and none planned: analytics reads what ingestion stores in ClickHouse. The room
+is kept so that the service has the same shape as the others."""
 
 from __future__ import annotations
 

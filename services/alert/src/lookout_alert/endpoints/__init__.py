@@ -1,5 +1,6 @@
-"""The alert API's HTTP handlers, one module per resource (none yet; to come: `alerts.py`, `history.py`):
-parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the response."""
+"""The alert API's HTTP handlers, one module per resource (none yet; to come: `alerts.py`,
+`history.py`): parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the
+response."""
 
 from __future__ import annotations
 

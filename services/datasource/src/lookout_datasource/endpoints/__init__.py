@@ -1,5 +1,6 @@
-"""The datasource API's HTTP handlers, one module per resource (none yet; to come: `data_sources.py`, `saved_queries.py`, `executions.py`):
-parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the response."""
+"""The datasource API's HTTP handlers, one module per resource (none yet; to come:
+`data_sources.py`, `saved_queries.py`, `executions.py`): parse, take the kit's ``CallerDep`` and
+``PoolDep``, call a use case, shape the response."""
 
 from __future__ import annotations
 

@@ -22,6 +22,6 @@ def create_app(
         title="Lookout dashboard",
         description="The dashboard service: dashboards, their versions, publishing and sharing.",
         routers=ROUTERS,
-        subscribers=[subscribers.identity_events(settings)],
+        subscribers=subscribers.routers(settings),
         auth=authenticator or True,
     )

@@ -66,9 +66,6 @@ class Runtime:
     clickhouse: ChClient | None = None
     http_session: aiohttp.ClientSession | None = None
     authenticator: Authenticator | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Deprecated: an untyped bag that only identity still fills (its ``Components``); nothing new
-    may use it, and it goes once identity holds its parts in typed places."""
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

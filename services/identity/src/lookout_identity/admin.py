@@ -2,6 +2,7 @@
 
     lookout-admin create-tenant --name Demo --slug demo --username admin --email admin@example.com
     lookout-admin rotate-signing-key
+    lookout-admin revoke-service-tokens alert --reason "secret leaked"
 
 ``create-tenant`` signs a tenant up exactly as ``POST /signup`` does (events through the outbox,
 which the running service relays) and prints the admin's credentials; without ``--password`` it
@@ -22,7 +23,7 @@ from lookout_kit.migrate import apply_migrations
 
 from lookout_identity.components import Components
 from lookout_identity.schemas import SignupRequest
-from lookout_identity.service import tenants
+from lookout_identity.service import service_tokens, tenants
 from lookout_identity.settings import Settings
 
 
@@ -78,6 +79,16 @@ async def _rotate(_args: argparse.Namespace) -> int:
     return 0
 
 
+async def _revoke_service_tokens(args: argparse.Namespace) -> int:
+    components = await _with_components(Settings())
+    try:
+        await service_tokens.revoke_service_tokens(components, args.service, args.reason)
+    finally:
+        await components.pool.close()
+    print(f"{args.service}: every service token issued until now is revoked")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="lookout-admin", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +101,12 @@ def main() -> None:
     create.set_defaults(run=_create_tenant)
     rotate = commands.add_parser("rotate-signing-key", help="start signing with a new key")
     rotate.set_defaults(run=_rotate)
+    revoke = commands.add_parser(
+        "revoke-service-tokens", help="refuse every token a service holds now"
+    )
+    revoke.add_argument("service")
+    revoke.add_argument("--reason")
+    revoke.set_defaults(run=_revoke_service_tokens)
     args = parser.parse_args()
     try:
         code = asyncio.run(args.run(args))

@@ -27,7 +27,7 @@ class Components:
 
     @classmethod
     def build(cls, settings: Settings, pool: asyncpg.Pool) -> Components:
-        keyring = KeyRing(settings, pool)
+        keyring = KeyRing(settings, pool, settings.secret_box())
         verifier = TokenVerifier(
             JwksCache(DatabaseKeySource(keyring), min_refetch_interval_s=0.5),
             issuer=settings.jwt_issuer,

@@ -7,15 +7,11 @@ import time
 from typing import Any
 
 import asyncpg
+from lookout_kit.secret_box import SecretBox, decode_key
 
 from lookout_identity import repository
-from lookout_identity.keys import (
-    ActiveKey,
-    decode_key_encryption_key,
-    decrypt_private_key,
-    new_signing_key,
-)
-from lookout_identity.settings import LOCAL_SIGNING_KEY_ENCRYPTION_KEY, Settings
+from lookout_identity.keys import ActiveKey, new_signing_key, open_private_key
+from lookout_identity.settings import Settings
 
 logger = logging.getLogger("lookout.identity.keys")
 
@@ -26,20 +22,14 @@ RETIRED_KEY_LEEWAY_S = 60.0
 
 
 class KeyRing:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, box: SecretBox) -> None:
         self._settings = settings
         self._pool = pool
-        self._kek = decode_key_encryption_key(
-            settings.signing_key_encryption_key.get_secret_value()
+        self._box = box
+        # Opens only keys sealed before the secret box (see keys.py).
+        self._legacy_key = decode_key(
+            "signing_key_encryption_key", settings.signing_key_encryption_key.get_secret_value()
         )
-        if (
-            settings.signing_key_encryption_key.get_secret_value()
-            == LOCAL_SIGNING_KEY_ENCRYPTION_KEY
-        ):
-            logger.warning(
-                "signing keys are encrypted with the local development key: "
-                "set LOOKOUT_IDENTITY_SIGNING_KEY_ENCRYPTION_KEY in production"
-            )
         self._active: ActiveKey | None = None
         self._checked_at = float("-inf")
 
@@ -67,9 +57,9 @@ class KeyRing:
                 > self._settings.signing_key_rotation_s
             )
             if force or too_old:
-                key = new_signing_key(self._kek)
+                key = new_signing_key(self._box)
                 row = await repository.signing_keys.insert_signing_key(
-                    conn, key.kid, key.public_jwk, key.encrypted
+                    conn, key.kid, key.public_jwk, key.sealed
                 )
                 await repository.signing_keys.retire_signing_keys(
                     conn,
@@ -80,8 +70,8 @@ class KeyRing:
             assert row is not None
             return ActiveKey(
                 kid=row["kid"],
-                private_key=decrypt_private_key(
-                    row["private_key_encrypted"], row["kid"], self._kek
+                private_key=open_private_key(
+                    row["private_key_encrypted"], row["kid"], self._box, self._legacy_key
                 ),
                 created_at=row["created_at"].timestamp(),
             )

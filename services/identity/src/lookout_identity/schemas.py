@@ -91,6 +91,8 @@ class ServiceTokenRequest(Body):
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     ]
     secret: Credential
+    tenant_id: UUID | None = None
+    """The tenant the service acts for (the token carries it); none for platform calls."""
 
 
 class TokenResponse(BaseModel):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from lookout_kit.secret_box import SecretBoxSettings, decode_key
 from lookout_kit.settings import ServiceSettings
-from pydantic import Field, PostgresDsn, SecretStr
+from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-# Only for a local stack: production sets LOOKOUT_IDENTITY_SIGNING_KEY_ENCRYPTION_KEY (the service
-# logs a warning at startup when it runs with this one).
+# The key that sealed signing keys before the secret box; its local value is the default.
 LOCAL_SIGNING_KEY_ENCRYPTION_KEY = "bG9va291dC1sb2NhbC1vbmx5LWtleS0zMi1ieXRlcyE"
+# The secret box's key id for that key when it is the only key configured (see the validator).
+LEGACY_KID = "legacy"
 
 
-class Settings(ServiceSettings):
+class Settings(SecretBoxSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOOKOUT_IDENTITY_", extra="ignore", frozen=True)
 
     service_name: str = "identity"
@@ -36,7 +40,8 @@ class Settings(ServiceSettings):
     )
     signing_key_encryption_key: SecretStr = Field(
         default=SecretStr(LOCAL_SIGNING_KEY_ENCRYPTION_KEY),
-        description="base64url of 32 bytes: the AES-256-GCM key of the private signing keys",
+        description="Legacy: base64url of the 32-byte AES-256-GCM key that sealed private signing "
+        "keys before the secret box (SECRET_KEYS); still opens them until the next rotation",
     )
     service_clients: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -56,3 +61,26 @@ class Settings(ServiceSettings):
     throttle_address_threshold: int = Field(default=20, ge=1)
     throttle_base_lock_s: int = Field(default=30, ge=1)
     throttle_max_lock_s: int = Field(default=900, ge=1)
+
+    @field_validator("signing_key_encryption_key")
+    @classmethod
+    def _a_32_byte_key(cls, value: SecretStr) -> SecretStr:
+        decode_key("signing_key_encryption_key", value.get_secret_value())
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _box_defaults_to_the_signing_key_encryption_key(cls, values: Any) -> Any:
+        # An install that set only the key of the format before the secret box keeps sealing
+        # with its own key (under kid "legacy") after an upgrade, instead of the local default.
+        if (
+            isinstance(values, dict)
+            and not values.get("secret_keys")
+            and values.get("signing_key_encryption_key")
+        ):
+            values = {
+                **values,
+                "secret_keys": {LEGACY_KID: values["signing_key_encryption_key"]},
+                "secret_primary_kid": values.get("secret_primary_kid") or LEGACY_KID,
+            }
+        return values

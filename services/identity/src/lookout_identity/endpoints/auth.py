@@ -106,7 +106,7 @@ async def api_key_token(body: ApiKeyTokenRequest, components: ComponentsDep) -> 
     responses={401: {}},
 )
 async def service_token(body: ServiceTokenRequest, components: ComponentsDep) -> TokenResponse:
-    return await service_tokens.service_token(components, body.service, body.secret)
+    return await service_tokens.service_token(components, body.service, body.secret, body.tenant_id)
 
 
 @router.get("/.well-known/jwks.json", summary="The public keys that verify identity's tokens")

@@ -22,14 +22,14 @@ async def newest_signing_key(conn: asyncpg.Connection) -> asyncpg.Record | None:
 
 
 async def insert_signing_key(
-    conn: asyncpg.Connection, kid: str, public_jwk: dict[str, Any], encrypted: bytes
+    conn: asyncpg.Connection, kid: str, public_jwk: dict[str, Any], sealed: bytes
 ) -> asyncpg.Record:
     row: asyncpg.Record = await conn.fetchrow(
         "INSERT INTO signing_keys (kid, public_jwk, private_key_encrypted) VALUES ($1, $2, $3) "
         "RETURNING kid, private_key_encrypted, created_at",
         kid,
         public_jwk,
-        encrypted,
+        sealed,
     )
     return row
 

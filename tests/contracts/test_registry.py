@@ -48,6 +48,7 @@ ISSUE_EVENT_TYPES = {
         "role.created", "role.updated", "role.deleted",
         "permission.granted", "permission.revoked",
         "api_key.created", "api_key.revoked",
+        "service_tokens.revoked",  # the kit issue: service tokens revocable
     },
     "dashboard": {
         "dashboard.created", "dashboard.updated", "dashboard.published", "dashboard.unpublished",

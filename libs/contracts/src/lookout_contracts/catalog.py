@@ -62,6 +62,7 @@ DECLARATIONS: Final[Mapping[str, tuple[EventDeclaration, ...]]] = {
         declare("permission.revoked", 1, identity.PermissionRevokedV1, subject="role"),
         declare("api_key.created", 1, identity.ApiKeyCreatedV1, subject="api_key"),
         declare("api_key.revoked", 1, identity.ApiKeyRevokedV1, subject="api_key"),
+        declare("service_tokens.revoked", 1, identity.ServiceTokensRevokedV1, subject="service"),
     ),
     "dashboard": (
         declare("dashboard.created", 1, dashboard.DashboardCreatedV1, subject="dashboard"),

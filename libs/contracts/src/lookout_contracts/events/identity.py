@@ -186,6 +186,21 @@ class ApiKeyCreatedV1(EventData):
     expires_at: AwareDatetime | None
 
 
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+]
+
+
+class ServiceTokensRevokedV1(EventData):
+    """Every service token of ``service`` issued before this event is refused from now on: its
+    credentials leaked or were rotated. Tokens issued after it (with the new credentials) are
+    valid. A platform event: ``tenant_id`` is the zero UUID; the subject is the service client,
+    whose id is ``uuid5(NAMESPACE_URL, "lookout:service:<service>")``."""
+
+    service: ServiceName
+    reason: Description | None = None
+
+
 class ApiKeyRevokedV1(EventData):
     """An API key was revoked: it is refused from now on."""
 

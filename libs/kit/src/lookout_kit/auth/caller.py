@@ -47,8 +47,10 @@ class Caller:
 
 @dataclass(frozen=True)
 class ServiceCaller:
-    """A verified service calling another service (a service token)."""
+    """A verified service calling another service (a service token), on behalf of ``tenant_id``
+    when the token names one (the callee then scopes the call to that tenant)."""
 
     service: str
     issued_at: float = 0.0
     expires_at: float = 0.0
+    tenant_id: UUID | None = None

@@ -3,7 +3,8 @@
 Access tokens live minutes; identity's events make a revocation effective everywhere within
 seconds: a token is refused when its session was ended, or when it was issued (``iat``) before its
 user was deactivated/deleted/changed, before its role's permissions changed, or before its tenant
-was deleted. Entries older than the longest token lifetime can no longer match a valid token and
+was deleted; a service token, when issued before its service's tokens were revoked
+(``service_tokens.revoked``) or before the tenant it acts for was deleted. Entries older than the longest token lifetime can no longer match a valid token and
 are pruned.
 
 Every replica must see every revocation, so the subscriber reads without a consumer group, from
@@ -24,7 +25,7 @@ from lookout_contracts import ContractError, parse_event
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.topics import events_topic
 
-from lookout_kit.auth.caller import Caller
+from lookout_kit.auth.caller import Caller, ServiceCaller
 
 logger = logging.getLogger("lookout.auth.revocation")
 
@@ -44,6 +45,7 @@ class RevocationCache:
         self._users: dict[UUID, float] = {}
         self._roles: dict[UUID, float] = {}
         self._tenants: dict[UUID, float] = {}
+        self._services: dict[str, float] = {}
         self._last_prune = time.time()
         self.events_seen = 0
 
@@ -70,8 +72,17 @@ class RevocationCache:
             or issued < self._tenants.get(caller.tenant_id, float("-inf"))
         )
 
-    def is_service_revoked(self, tenant_id: UUID | None, issued_at: float) -> bool:
-        return tenant_id is not None and issued_at < self._tenants.get(tenant_id, float("-inf"))
+    def revoke_service(self, service: str, at: float) -> None:
+        self._services[service] = max(at, self._services.get(service, at))
+
+    def is_service_revoked(self, caller: ServiceCaller) -> bool:
+        """Was the service token issued before its service's tokens were revoked, or before the
+        tenant it acts for was deleted?"""
+        issued = caller.issued_at
+        if issued < self._services.get(caller.service, float("-inf")):
+            return True
+        tenant = caller.tenant_id
+        return tenant is not None and issued < self._tenants.get(tenant, float("-inf"))
 
     def apply(self, event: Envelope[Any]) -> None:
         """Record what ``event`` revokes, if anything."""
@@ -95,6 +106,8 @@ class RevocationCache:
             self.change_role(UUID(subject_id), at)
         elif event.type == "tenant.deleted":
             self.revoke_tenant(UUID(subject_id), at)
+        elif event.type == "service_tokens.revoked":
+            self.revoke_service(event.data.service, at)
         self._prune_now_and_then()
 
     def _prune_now_and_then(self) -> None:
@@ -107,6 +120,7 @@ class RevocationCache:
         self._users = _recent(self._users, horizon)
         self._roles = _recent(self._roles, horizon)
         self._tenants = _recent(self._tenants, horizon)
+        self._services = _recent(self._services, horizon)
 
 
 def _recent(table: dict[KeyT, float], horizon: float) -> dict[KeyT, float]:

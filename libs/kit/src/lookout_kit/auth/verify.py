@@ -108,11 +108,19 @@ class TokenVerifier:
         subject = str(claims["sub"])
         if not subject.startswith("service:"):
             raise _refused("bad claims")
-        return ServiceCaller(
-            service=subject.removeprefix("service:"),
-            issued_at=float(claims["iat"]),
-            expires_at=float(claims["exp"]),
-        )
+        try:
+            tenant = claims.get("tenant")
+            caller = ServiceCaller(
+                service=subject.removeprefix("service:"),
+                issued_at=float(claims["iat"]),
+                expires_at=float(claims["exp"]),
+                tenant_id=None if tenant is None else UUID(str(tenant)),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise _refused("bad claims") from None
+        if self.revocations is not None and self.revocations.is_service_revoked(caller):
+            raise _refused("revoked")
+        return caller
 
 
 def caller_from_claims(claims: dict[str, Any]) -> Caller:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -26,13 +27,14 @@ from aiokafka import (
 from aiokafka.errors import KafkaError
 from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_kit.kafka import ensure_topics
+from lookout_kit.retry import Backoff, retry
 
 from lookout_ingestion.dead_letter import DeadLetters
 from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.dedup import RecentIds
 from lookout_ingestion.encoding import encode_origin, encode_row
 from lookout_ingestion.flushing import Flusher
-from lookout_ingestion.insert import INSERT_ERRORS, Backoff
+from lookout_ingestion.insert import INSERT_ERRORS
 from lookout_ingestion.lag import forget_lag, report_lag
 from lookout_ingestion.logs import LogWatch
 from lookout_ingestion.mapping import Unmappable, map_event
@@ -322,7 +324,8 @@ class IngestionConsumer:
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._until_done(
-            "assignment not ready", lambda: self._identify(assigned, after_inserts=True)
+            "identifying the assigned partitions' logs",
+            lambda: self._identify(assigned, after_inserts=True),
         )
         self._owned.update(assigned)
         self._recent.assigned(assigned)
@@ -348,17 +351,15 @@ class IngestionConsumer:
             self._clickhouse, self._stored, self._consumer, partitions, went_back=went_back
         )
 
-    async def _until_done(self, what: str, attempt_once: Any) -> None:
+    async def _until_done(self, what: str, attempt_once: Callable[[], Awaitable[None]]) -> None:
         """Retry ``attempt_once`` with backoff while ClickHouse or the broker does not answer."""
-        attempt = 0
-        while True:
-            try:
-                await attempt_once()
-                return
-            except (*INSERT_ERRORS, KafkaError) as error:
-                logger.warning(f"{what}; retrying", extra={"error": repr(error)})
-                await asyncio.sleep(self._backoff.delay(attempt))
-                attempt += 1
+        await retry(
+            attempt_once,
+            what=what,
+            backoff=self._backoff,
+            retry_on=(*INSERT_ERRORS, KafkaError),
+            log=logger,
+        )
 
     # Logs that begin again (``logs.py``) --------------------------------------------------------
 
@@ -401,7 +402,7 @@ class IngestionConsumer:
         self._next.pop(partition, None)
         went_back = first_offset is not None
         await self._until_done(
-            "new log not identified", lambda: self._identify([partition], went_back=went_back)
+            "identifying the new log", lambda: self._identify([partition], went_back=went_back)
         )
         if not self._paused and partition in self._owned:
             self._consumer.resume(partition)

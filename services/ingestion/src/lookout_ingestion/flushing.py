@@ -11,9 +11,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from lookout_kit.clickhouse import ClickHouse
+from lookout_kit.retry import Backoff
 
 from lookout_ingestion.batching import Batch
-from lookout_ingestion.insert import Backoff, insert_table
+from lookout_ingestion.insert import insert_table
 from lookout_ingestion.offsets import StoredOffsets
 from lookout_ingestion.settings import Settings
 

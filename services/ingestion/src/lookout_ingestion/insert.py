@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import aiohttp
 from aiokafka import TopicPartition
 from lookout_kit.clickhouse import ClickHouse, ClickHouseError
+from lookout_kit.retry import Backoff, retry
 
 from lookout_ingestion.batching import TableRows
 from lookout_ingestion.mapping import COLUMNS, Table
@@ -31,17 +30,6 @@ logger = logging.getLogger("lookout.ingestion.insert")
 INSERT_ERRORS = (ClickHouseError, aiohttp.ClientError, TimeoutError, OSError)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: spreads replicas' retries after an outage."""
-
-    initial_s: float
-    max_s: float
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_s, self.initial_s * 2**attempt))
-
-
 async def insert_table(
     clickhouse: ClickHouse,
     table: Table,
@@ -52,9 +40,13 @@ async def insert_table(
     backoff: Backoff,
     query_id_prefix: str,
 ) -> None:
-    """Store ``batch`` in ``table``: return when every row still owned is in ClickHouse once."""
-    attempt = 0
-    while True:
+    """Store ``batch`` in ``table``: return when every row still owned is in ClickHouse once.
+
+    Retried with the kit's backoff until it succeeds; after each failed attempt, what it stored is
+    learnt first (``_learn_outcome``), so the next attempt sends only what is not stored."""
+    failed: list[str] = []  # the query id of the attempt that just failed
+
+    async def attempt() -> None:
         batch.keep_unstored(owned, lambda partition: stored.stored(table, partition))
         if not batch:
             return
@@ -64,19 +56,26 @@ async def insert_table(
             await clickhouse.insert_rowbinary(
                 table, COLUMNS[table], b"".join(batch.rows), query_id=query_id
             )
-        except INSERT_ERRORS as error:
+        except INSERT_ERRORS:
             INSERT_FAILURES.labels(table).inc()
-            logger.warning(
-                "insert failed; retrying",
-                extra={"table": table, "rows": len(batch), "error": repr(error)[:300]},
-            )
-            await _learn_outcome(clickhouse, table, batch, query_id, stored, backoff, attempt)
-            attempt += 1
-            continue
+            failed[:] = [query_id]
+            raise
         INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         BATCH_ROWS.labels(table).observe(len(batch))
         ROWS.labels(table).inc(len(batch))
-        return
+
+    async def learn(_error: BaseException) -> None:
+        await _learn_outcome(clickhouse, table, batch, failed[0], stored, backoff, 0)
+
+    await retry(
+        attempt,
+        what=f"insert into {table}",
+        backoff=backoff,
+        retry_on=INSERT_ERRORS,
+        on_failure=learn,
+        log=logger,
+        log_extra={"table": table, "rows": len(batch)},
+    )
 
 
 async def _learn_outcome(
@@ -88,16 +87,21 @@ async def _learn_outcome(
     backoff: Backoff,
     attempt: int,
 ) -> None:
-    """Back off, then (retrying while ClickHouse is unreachable) wait for the failed attempt to end
-    on the server and re-read what it stored."""
+    """Wait (retrying with ``backoff`` while ClickHouse is unreachable) for the failed attempt
+    ``query_id`` to end on the server, then re-read what it stored."""
     partitions = {partition for partition, _ in batch.origins}
-    while True:
-        await asyncio.sleep(backoff.delay(attempt))
-        try:
-            while await clickhouse.is_running(query_id):
-                await asyncio.sleep(0.1)
-            await stored.refresh(clickhouse, table, partitions, from_table=True)
-            return
-        except INSERT_ERRORS as error:
-            logger.info("clickhouse still unavailable", extra={"error": repr(error)[:300]})
-            attempt += 1
+
+    async def learn_once() -> None:
+        while await clickhouse.is_running(query_id):
+            await asyncio.sleep(0.1)
+        await stored.refresh(clickhouse, table, partitions, from_table=True)
+
+    if attempt:
+        await asyncio.sleep(backoff.delay(attempt - 1))
+    await retry(
+        learn_once,
+        what=f"learning what a failed insert into {table} stored",
+        backoff=backoff,
+        retry_on=INSERT_ERRORS,
+        log=logger,
+    )

@@ -7,13 +7,16 @@ import asyncio
 import gc
 import logging
 import signal
+from typing import TYPE_CHECKING
 
-from lookout_kit.app import Runtime
 from lookout_kit.log import configure_logging
+from lookout_kit.retry import Backoff
 
 from lookout_ingestion.consumer import IngestionConsumer
-from lookout_ingestion.insert import Backoff
 from lookout_ingestion.settings import Settings
+
+if TYPE_CHECKING:  # the standalone consumer must start fast: no web framework imported
+    from lookout_kit.app import Runtime
 
 logger = logging.getLogger("lookout.ingestion.consumer")
 

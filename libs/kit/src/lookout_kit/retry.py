@@ -59,6 +59,9 @@ class Backoff:
         return float(wait_exponential(multiplier=self.initial_s, max=self.max_s)(_state(attempt)))
 
 
+DEFAULT_BACKOFF = Backoff()
+
+
 def _state(attempt: int) -> RetryCallState:
     if attempt < 0:
         raise ValueError(f"attempt counts from 0 (got {attempt})")
@@ -71,7 +74,7 @@ async def retry(
     operation: Callable[[], Awaitable[T]],
     *,
     what: str,
-    backoff: Backoff = Backoff(),  # frozen: one shared default is safe
+    backoff: Backoff = DEFAULT_BACKOFF,
     stopping: asyncio.Event | None = None,
     retry_on: ErrorTypes = Exception,
     max_attempts: int | None = None,

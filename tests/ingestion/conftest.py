@@ -186,7 +186,7 @@ async def _pipeline(kafka: str, servers: Servers, tmp_path: Path) -> AsyncIterat
         built = Pipeline(
             kafka=kafka,
             clickhouse_url=servers.clickhouse,
-            database=client.params["database"],
+            database=client.database,
             log_dir=tmp_path,
         )
         await built.create_topics()

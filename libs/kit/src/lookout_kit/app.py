@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from aiochclient import ChClient
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
@@ -23,6 +22,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from lookout_contracts.topics import events_topic
 
 from lookout_kit.auth.dependencies import Authenticator
+from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_kit.database import create_pool
 from lookout_kit.errors import error_body, install_error_handlers
 from lookout_kit.kafka import asyncapi_document, create_broker, start_with_retry, subscribed_topics
@@ -63,7 +63,7 @@ class Runtime:
     # For events that report no state change (publish_standalone): commits skip the WAL flush wait.
     events_pool: asyncpg.Pool | None = None
     relay: OutboxRelay | None = None
-    clickhouse: ChClient | None = None
+    clickhouse: ClickHouse | None = None
     http_session: aiohttp.ClientSession | None = None
     authenticator: Authenticator | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,7 +106,7 @@ async def _check_kafka(runtime: Runtime) -> None:
 
 
 async def _check_clickhouse(runtime: Runtime) -> None:
-    if runtime.clickhouse is not None and not await runtime.clickhouse.is_alive():
+    if runtime.clickhouse is not None and not await runtime.clickhouse.ping():
         raise ConnectionError("clickhouse not reachable")
 
 
@@ -174,12 +174,12 @@ def create_service_app(
                     linger_s=settings.outbox_linger_s,
                 )
         if settings.clickhouse_url:
-            runtime.http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            runtime.clickhouse = ChClient(
+            runtime.http_session = client_session()
+            runtime.clickhouse = ClickHouse(
                 runtime.http_session,
                 url=settings.clickhouse_url,
                 user=settings.clickhouse_user,
-                password=settings.clickhouse_password or None,
+                password=settings.clickhouse_password,
                 database=settings.clickhouse_database,
             )
         for hook in on_startup:

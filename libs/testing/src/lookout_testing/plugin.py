@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiochclient import ChClient
+from lookout_kit.clickhouse import ClickHouse
 from lookout_kit.migrate import apply_migrations
 
 from lookout_testing.broker import PrivateBroker
@@ -56,7 +56,7 @@ async def private_broker() -> AsyncIterator[PrivateBroker]:
 
 
 @pytest.fixture
-async def clickhouse(servers: Servers) -> AsyncIterator[ChClient]:
+async def clickhouse(servers: Servers) -> AsyncIterator[ClickHouse]:
     """A client bound to a fresh ClickHouse database of this test's own (dropped after it)."""
     async with temporary_clickhouse_database(servers.clickhouse) as client:
         yield client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 TRACEPARENT_HEADER: Final = "traceparent"
@@ -21,3 +22,42 @@ DLQ_CODE_HEADER: Final = "dlq-code"
 DLQ_ORIGINAL_TOPIC_HEADER: Final = "dlq-original-topic"
 DLQ_ORIGINAL_PARTITION_HEADER: Final = "dlq-original-partition"
 DLQ_ORIGINAL_OFFSET_HEADER: Final = "dlq-original-offset"
+
+DLQ_CONSUMER_GROUP_HEADER: Final = "dlq-consumer-group"
+"""The consumer group that gave up on the message (a service's reactions; not set by ingestion)."""
+
+_DLQ_HEADERS: Final = frozenset(
+    {
+        DLQ_REASON_HEADER,
+        DLQ_CODE_HEADER,
+        DLQ_ORIGINAL_TOPIC_HEADER,
+        DLQ_ORIGINAL_PARTITION_HEADER,
+        DLQ_ORIGINAL_OFFSET_HEADER,
+        DLQ_CONSUMER_GROUP_HEADER,
+    }
+)
+_MAX_REASON_BYTES: Final = 1_000
+
+
+def dead_letter_headers(
+    original: Iterable[tuple[str, bytes]] | None,
+    *,
+    reason: str,
+    code: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    extra: Mapping[str, str] | None = None,
+) -> list[tuple[str, bytes]]:
+    """A dead letter's headers: the original message's own (earlier ``dlq-*`` ones dropped), then
+    why (``reason``, cut to 1,000 bytes; ``code``) and where it came from."""
+    headers = [(name, value) for name, value in (original or ()) if name not in _DLQ_HEADERS]
+    headers += [
+        (DLQ_REASON_HEADER, reason.encode()[:_MAX_REASON_BYTES]),
+        (DLQ_CODE_HEADER, code.encode()),
+        (DLQ_ORIGINAL_TOPIC_HEADER, topic.encode()),
+        (DLQ_ORIGINAL_PARTITION_HEADER, str(partition).encode()),
+        (DLQ_ORIGINAL_OFFSET_HEADER, str(offset).encode()),
+    ]
+    headers += [(name, value.encode()) for name, value in (extra or {}).items()]
+    return headers

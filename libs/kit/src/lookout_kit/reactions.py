@@ -36,13 +36,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from lookout_contracts import parse_event
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.errors import ContractError
-from lookout_contracts.headers import (
-    DLQ_CODE_HEADER,
-    DLQ_ORIGINAL_OFFSET_HEADER,
-    DLQ_ORIGINAL_PARTITION_HEADER,
-    DLQ_ORIGINAL_TOPIC_HEADER,
-    DLQ_REASON_HEADER,
-)
+from lookout_contracts.headers import DLQ_CONSUMER_GROUP_HEADER, dead_letter_headers
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
@@ -53,7 +47,6 @@ logger = logging.getLogger("lookout.reactions")
 Reaction = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
 """Apply one event inside the caller's open transaction (the inbox insert is in it too)."""
 
-DLQ_CONSUMER_GROUP_HEADER = "dlq-consumer-group"
 RUNTIME = "runtime"
 """The runtime's name in the broker's context (``lookout_kit.app.RUNTIME_CONTEXT_KEY``)."""
 
@@ -236,30 +229,21 @@ async def _dead_letter(
             settings.kafka_bootstrap_servers, [topic], partitions=settings.kafka_topic_partitions
         )
         _dlq_topics_made.add(topic)
-    ours = {
-        DLQ_REASON_HEADER,
-        DLQ_CODE_HEADER,
-        DLQ_ORIGINAL_TOPIC_HEADER,
-        DLQ_ORIGINAL_PARTITION_HEADER,
-        DLQ_ORIGINAL_OFFSET_HEADER,
-        DLQ_CONSUMER_GROUP_HEADER,
-    }
-    headers = {
-        name: value.decode(errors="replace")
-        for name, value in (record.headers or ())
-        if name not in ours
-    }
-    headers.update(
-        {
-            DLQ_REASON_HEADER: reason[:1000],
-            DLQ_CODE_HEADER: code,
-            DLQ_ORIGINAL_TOPIC_HEADER: record.topic,
-            DLQ_ORIGINAL_PARTITION_HEADER: str(record.partition),
-            DLQ_ORIGINAL_OFFSET_HEADER: str(record.offset),
-            DLQ_CONSUMER_GROUP_HEADER: group_id,
-        }
+    headers = dead_letter_headers(
+        record.headers,
+        reason=reason,
+        code=code,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        extra={DLQ_CONSUMER_GROUP_HEADER: group_id},
     )
-    await runtime.broker.publish(record.value, topic, key=record.key, headers=headers)
+    await runtime.broker.publish(
+        record.value,
+        topic,
+        key=record.key,
+        headers={name: value.decode(errors="replace") for name, value in headers},
+    )
     REACTIONS.labels(group_id, "dead_lettered").inc()
     logger.warning(
         "event dead-lettered",

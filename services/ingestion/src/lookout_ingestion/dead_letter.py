@@ -7,40 +7,23 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from lookout_contracts.headers import (
-    DLQ_CODE_HEADER,
-    DLQ_ORIGINAL_OFFSET_HEADER,
-    DLQ_ORIGINAL_PARTITION_HEADER,
-    DLQ_ORIGINAL_TOPIC_HEADER,
-    DLQ_REASON_HEADER,
-)
+from lookout_contracts.headers import dead_letter_headers as _headers
 
 from lookout_ingestion.decode import Rejected
 from lookout_ingestion.metrics import DEAD_LETTERS
-
-# Header values are bytes on the wire; a reason is short by contract, cut it anyway.
-_MAX_REASON_BYTES = 1_000
 
 
 def dead_letter_headers(
     record: ConsumerRecord[Any, Any], rejected: Rejected
 ) -> list[tuple[str, bytes]]:
-    ours = {
-        DLQ_REASON_HEADER,
-        DLQ_CODE_HEADER,
-        DLQ_ORIGINAL_TOPIC_HEADER,
-        DLQ_ORIGINAL_PARTITION_HEADER,
-        DLQ_ORIGINAL_OFFSET_HEADER,
-    }
-    original = [(name, value) for name, value in (record.headers or ()) if name not in ours]
-    return [
-        *original,
-        (DLQ_REASON_HEADER, rejected.reason.encode()[:_MAX_REASON_BYTES]),
-        (DLQ_CODE_HEADER, rejected.code.encode()),
-        (DLQ_ORIGINAL_TOPIC_HEADER, record.topic.encode()),
-        (DLQ_ORIGINAL_PARTITION_HEADER, str(record.partition).encode()),
-        (DLQ_ORIGINAL_OFFSET_HEADER, str(record.offset).encode()),
-    ]
+    return _headers(
+        record.headers,
+        reason=rejected.reason,
+        code=rejected.code,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
 
 
 class DeadLetters:

@@ -18,7 +18,7 @@ from lookout_ingestion.batching import TableRows
 from lookout_ingestion.encoding import encode_origin, encode_row
 from lookout_ingestion.insert import Backoff, _learn_outcome
 from lookout_ingestion.mapping import COLUMNS, TABLES
-from lookout_ingestion.offsets import StoredOffsets
+from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_kit.clickhouse import ClickHouse, ClickHouseError
 from lookout_testing.topics import TopicCapture
 from lookout_testing.waiting import wait_until

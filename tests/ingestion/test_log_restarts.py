@@ -11,10 +11,10 @@ from random import Random
 import aiohttp
 from aiokafka import TopicPartition
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
-from lookout_ingestion.logs import identify_logs
 from lookout_ingestion.mapping import COLUMNS
 from lookout_ingestion.metrics import OFFSET_REGRESSIONS
-from lookout_ingestion.offsets import StoredOffsets
+from lookout_ingestion.repository.offsets import StoredOffsets
+from lookout_ingestion.service.logs import identify_logs
 from lookout_kit.clickhouse import ClickHouse
 from lookout_testing.broker import PrivateBroker
 from lookout_testing.waiting import wait_until

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from lookout_kit.app import create_service_app
 
+from lookout_ingestion.endpoints import ROUTERS
 from lookout_ingestion.runner import BackgroundConsumer
 from lookout_ingestion.settings import Settings
 
@@ -17,6 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service_package="lookout_ingestion",
         title="Lookout ingestion",
         description="The ingestion service: domain events into ClickHouse, in batches, effectively once.",
+        routers=ROUTERS,
         on_startup=[consumer.start],
         on_shutdown=[consumer.stop],
     )

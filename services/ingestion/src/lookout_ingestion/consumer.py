@@ -36,11 +36,11 @@ from lookout_ingestion.encoding import encode_origin, encode_row
 from lookout_ingestion.flushing import Flusher
 from lookout_ingestion.insert import INSERT_ERRORS
 from lookout_ingestion.lag import forget_lag, report_lag
-from lookout_ingestion.logs import LogWatch
 from lookout_ingestion.mapping import Unmappable, map_event
 from lookout_ingestion.metrics import EVENTS, PAUSED
 from lookout_ingestion.migrate import apply_migrations
-from lookout_ingestion.offsets import StoredOffsets, wait_for_running_inserts
+from lookout_ingestion.repository.offsets import StoredOffsets, wait_for_running_inserts
+from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
 
 logger = logging.getLogger("lookout.ingestion.consumer")

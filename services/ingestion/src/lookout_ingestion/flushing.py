@@ -15,7 +15,7 @@ from lookout_kit.retry import Backoff
 
 from lookout_ingestion.batching import Batch
 from lookout_ingestion.insert import insert_table
-from lookout_ingestion.offsets import StoredOffsets
+from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_ingestion.settings import Settings
 
 logger = logging.getLogger("lookout.ingestion.flushing")

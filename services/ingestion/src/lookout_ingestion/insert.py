@@ -22,7 +22,7 @@ from lookout_kit.retry import Backoff, retry
 from lookout_ingestion.batching import TableRows
 from lookout_ingestion.mapping import COLUMNS, Table
 from lookout_ingestion.metrics import BATCH_ROWS, INSERT_FAILURES, INSERT_SECONDS, ROWS
-from lookout_ingestion.offsets import StoredOffsets
+from lookout_ingestion.repository.offsets import StoredOffsets
 
 logger = logging.getLogger("lookout.ingestion.insert")
 

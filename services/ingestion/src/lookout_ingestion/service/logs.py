@@ -27,63 +27,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
-from lookout_kit.clickhouse import ClickHouse, quote
+from lookout_kit.clickhouse import ClickHouse
 from lookout_kit.partition_logs import NO_TOPIC_ID, exact_log_ends, topic_ids
 
 from lookout_ingestion.encoding import encode_topic
 from lookout_ingestion.metrics import OFFSET_REGRESSIONS
-from lookout_ingestion.offsets import StoredOffsets
+from lookout_ingestion.repository import logs as registry
+from lookout_ingestion.repository.logs import Log
+from lookout_ingestion.repository.offsets import StoredOffsets
 
 logger = logging.getLogger("lookout.ingestion.logs")
-
-LOGS_TABLE = "ingestion_logs"
-_NAMESPACE = uuid.UUID("6f1d2b1e-6a4f-4c55-9a57-4c6f6f6b6f75")
-
-
-def log_id(partition: TopicPartition, topic_id: uuid.UUID, epoch: int) -> uuid.UUID:
-    """The id of a log, from its name: the same for every replica."""
-    return uuid.uuid5(_NAMESPACE, f"{partition.topic}\0{partition.partition}\0{topic_id}\0{epoch}")
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    partition: TopicPartition
-    topic_id: uuid.UUID
-    epoch: int
-
-    @property
-    def id(self) -> uuid.UUID:
-        return log_id(self.partition, self.topic_id, self.epoch)
-
-
-async def _registered(
-    clickhouse: ClickHouse, partitions: Collection[TopicPartition]
-) -> dict[TopicPartition, dict[uuid.UUID, int]]:
-    """Per partition: every topic id it had, with the newest epoch registered under it."""
-    topics = ", ".join(quote(topic) for topic in sorted({tp.topic for tp in partitions}))
-    rows = await clickhouse.rows(
-        f"SELECT _topic, _partition, topic_id, max(epoch) AS epoch FROM {LOGS_TABLE} "
-        f"WHERE _topic IN ({topics}) GROUP BY _topic, _partition, topic_id"
-    )
-    found: dict[TopicPartition, dict[uuid.UUID, int]] = {}
-    for row in rows:
-        partition = TopicPartition(row["_topic"], int(row["_partition"]))
-        found.setdefault(partition, {})[uuid.UUID(row["topic_id"])] = int(row["epoch"])
-    return found
-
-
-async def _register(
-    clickhouse: ClickHouse, log: Log, *, reason: str, log_end: int, stored_before: int
-) -> None:
-    await clickhouse.execute(
-        f"INSERT INTO {LOGS_TABLE} (_topic, _partition, topic_id, epoch, _log, reason, log_end, "
-        f"stored_before) VALUES ({quote(log.partition.topic)}, {log.partition.partition}, "
-        f"toUUID('{log.topic_id}'), {log.epoch}, toUUID('{log.id}'), {quote(reason)}, "
-        f"{log_end}, {stored_before})"
-    )
 
 
 async def identify_logs(
@@ -107,7 +62,7 @@ async def identify_logs(
     wanted = list(dict.fromkeys(partitions))
     if not wanted:
         return {}
-    registered = await _registered(clickhouse, wanted)
+    registered = await registry.registered(clickhouse, wanted)
     logs: dict[TopicPartition, Log] = {}
     new: dict[TopicPartition, str] = {}
     for partition in wanted:
@@ -139,7 +94,7 @@ async def identify_logs(
             stored.set_log(partition, logs[partition].id)
     for partition, reason in new.items():
         log = logs[partition]
-        await _register(
+        await registry.register(
             clickhouse,
             log,
             reason=reason,

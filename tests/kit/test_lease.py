@@ -1,4 +1,5 @@
-"""Leases (lookout_kit.lease) against real PostgreSQL: concurrent claimers, expiry, completion."""
+"""Leases (lookout_kit.lease) against real PostgreSQL: concurrent claimers, expiry, completion, and
+the outbox prune that takes its turn through one."""
 
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ from lookout_kit.lease import (
     release_turn,
     renew,
 )
+from lookout_kit.outbox import publish_many_in_tx
+from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
+
+from .factories import make_relay, step_event
 
 JOBS = """
 CREATE TABLE jobs (
@@ -223,4 +228,83 @@ async def test_one_replica_per_period_takes_a_periodic_tasks_turn(outbox_databas
         # Another task has turns of its own.
         assert await claim_turn(pool, "weekly", owner=loser, lease_s=60)
     finally:
+        await pool.close()
+
+
+async def add_old_published_events(pool: asyncpg.Pool, topic: str, count: int) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await publish_many_in_tx(conn, [step_event("old", i) for i in range(count)], topic=topic)
+    await pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '2 hours' WHERE published_at IS NULL"
+    )
+
+
+async def outbox_rows(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def test_one_relay_of_several_prunes_the_outbox_per_interval(
+    outbox_database: str, servers: Servers, topic: str
+) -> None:
+    pool = await create_pool(outbox_database, min_size=1, max_size=6)
+    relays = [make_relay(outbox_database, pool, servers.kafka) for _ in range(3)]
+    try:
+        await add_old_published_events(pool, topic, 4)
+        pruned = await asyncio.gather(*(relay.prune_due() for relay in relays))
+        assert sorted(pruned, key=str) == [4, None, None]
+        assert await outbox_rows(pool) == 0
+
+        await add_old_published_events(pool, topic, 2)
+        assert [await relay.prune_due() for relay in relays] == [None, None, None]
+        assert await outbox_rows(pool) == 2  # this interval's prune is done
+
+        await pool.execute(
+            "UPDATE periodic_tasks SET next_run_at = now() WHERE name = 'outbox.prune'"
+        )
+        pruned = await asyncio.gather(*(relay.prune_due() for relay in relays))
+        assert sorted(pruned, key=str) == [2, None, None]
+        assert await outbox_rows(pool) == 0
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await pool.close()
+
+
+async def test_a_started_relay_prunes_when_the_turn_is_due(
+    outbox_database: str, servers: Servers, topic: str
+) -> None:
+    pool = await create_pool(outbox_database, min_size=1, max_size=6)
+    relay = make_relay(outbox_database, pool, servers.kafka)
+    await add_old_published_events(pool, topic, 3)
+    relay.start()
+    try:
+
+        async def pruned() -> bool:
+            return await outbox_rows(pool) == 0
+
+        await wait_until(pruned, message="the relay's first prune")
+        next_run = await pool.fetchval(
+            "SELECT next_run_at - now() FROM periodic_tasks WHERE name = 'outbox.prune'"
+        )
+        assert next_run > timedelta(minutes=59)  # make_relay prunes hourly
+    finally:
+        await relay.stop()
+        await pool.close()
+
+
+async def test_a_failed_prune_hands_its_turn_back(
+    outbox_database: str, servers: Servers, topic: str
+) -> None:
+    pool = await create_pool(outbox_database, min_size=1, max_size=4)
+    failing, other = (make_relay(outbox_database, pool, servers.kafka) for _ in range(2))
+    try:
+        await add_old_published_events(pool, topic, 2)
+        await pool.execute("ALTER TABLE outbox RENAME TO outbox_away")
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await failing.prune_due()
+        await pool.execute("ALTER TABLE outbox_away RENAME TO outbox")
+        assert await other.prune_due() == 2  # due again at once, for any replica
+    finally:
+        await failing.stop()
+        await other.stop()
         await pool.close()

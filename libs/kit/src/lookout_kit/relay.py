@@ -11,13 +11,17 @@ Such rows stay for a later round. So rows of one key reach Kafka in ``id`` order
 
 Delivery is at least once: only an acknowledgement lost after the broker stored a message (then the
 relay dies or the ack times out) can send it twice; consumers deduplicate by event id.
+
+The relay and the prune run as two ``lookout_kit.worker.Worker``s (``outbox-relay``, ``outbox-prune``):
+a failing round backs off with jitter, and ``stop()`` lets a round finish (bounded by the Kafka
+request timeout) so that what Kafka acknowledged is marked published. The prune takes its turn
+through the ``periodic_tasks`` lease (``outbox.prune``), so one replica prunes per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +32,10 @@ from aiokafka.errors import KafkaError
 from lookout_contracts.envelope import CONTENT_TYPE
 from prometheus_client import Counter, Gauge, Histogram
 
+from lookout_kit.lease import claim_turn, finish_turn, new_owner, release_turn
 from lookout_kit.outbox import NOTIFY_CHANNEL
+from lookout_kit.retry import Backoff
+from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
 
 logger = logging.getLogger("lookout.relay")
 
@@ -48,6 +55,14 @@ PRUNED = Counter("lookout_outbox_pruned_total", "Published outbox rows deleted a
 RELAY_UP = Gauge(
     "lookout_outbox_relay_connected", "1 while the relay's Kafka producer is connected"
 )
+
+PRUNE_TASK = "outbox.prune"
+RELAY_BACKOFF = Backoff(initial_s=0.2, max_s=10.0)
+PRUNE_BACKOFF = Backoff(initial_s=1.0, max_s=60.0)
+# Another relay holds earlier rows of a key; it commits within milliseconds.
+HELD_BACK_WAIT_S = 0.005
+# Each replica asks this often per prune interval whether it is its turn to prune.
+PRUNE_CHECKS_PER_INTERVAL = 5
 
 _CLAIM = """
 SELECT id, topic, message_key, payload, traceparent, created_at
@@ -117,33 +132,42 @@ class OutboxRelay:
         self._pool = pool
         self._bootstrap_servers = bootstrap_servers
         self._batch_size = batch_size
-        self._poll_interval_s = poll_interval_s
         self._request_timeout_ms = request_timeout_ms
         self._retention = retention
         self._prune_interval_s = prune_interval_s
-        self._linger_s = linger_s
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self._owner = new_owner(PRUNE_TASK)
+        # A round waits at most for Kafka's acknowledgements: let it finish, then mark them.
+        round_bound_s = request_timeout_ms / 1000 + 1.0
+        self._relay = Worker(
+            "outbox-relay",
+            self._relay_round,
+            interval_s=poll_interval_s,  # woken by NOTIFY; the poll is a safety net
+            # After a wake-up, let the commits of the next moment join the round: a busy service
+            # makes a few larger rounds rather than one per event.
+            linger_s=linger_s,
+            backoff=RELAY_BACKOFF,
+            stop_timeout_s=round_bound_s,
+            on_failure=self._after_failure,
+        )
+        self._pruner = Worker(
+            "outbox-prune",
+            self._prune_round,
+            interval_s=prune_interval_s / PRUNE_CHECKS_PER_INTERVAL,
+            jitter=0.2,
+            backoff=PRUNE_BACKOFF,
+            stop_timeout_s=round_bound_s,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stopping = False
-        self._tasks = [
-            asyncio.create_task(self._run(), name="outbox-relay"),
-            asyncio.create_task(self._prune_loop(), name="outbox-prune"),
-        ]
+        self._relay.start()
+        self._pruner.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(self._relay.stop(), self._pruner.stop())
         await self._close_listener()
         await self._close_producer()
 
@@ -206,54 +230,48 @@ class OutboxRelay:
         PRUNED.inc(total)
         return total
 
-    # -- loops -----------------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        failures = 0
-        while not self._stopping:
+    async def prune_due(self) -> int | None:
+        """Prune if this replica takes the interval's turn (``periodic_tasks``); ``None`` when the
+        turn is not due or another replica holds it."""
+        # A replica that dies mid-prune holds the turn this long; one that overruns it shares the
+        # work with the next (the DELETE skips locked rows).
+        lease_s = max(self._prune_interval_s, 60.0)
+        if not await claim_turn(self._pool, PRUNE_TASK, owner=self._owner, lease_s=lease_s):
+            return None
+        try:
+            pruned = await self.prune()
+        except Exception:
+            # Hand the turn back so that the retry (ours or another replica's) may take it at once.
             try:
-                await self._ensure_listener()
-                self._wake.clear()
-                outcome = await self.publish_batch()
-                failures = 0
-                if outcome.published + outcome.held_back >= self._batch_size:
-                    continue  # more may be waiting: drain before sleeping
-                if outcome.held_back:
-                    # Another relay holds earlier rows of a key; it commits within milliseconds.
-                    await asyncio.sleep(0.005)
-                    continue
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-                except TimeoutError:
-                    continue
-                if self._linger_s:
-                    # Woken by a commit: let the commits of the next moment join the same round, so
-                    # a busy service makes a few larger rounds rather than one per event.
-                    await asyncio.sleep(self._linger_s)
-            except asyncio.CancelledError:
-                raise
+                await release_turn(self._pool, PRUNE_TASK, owner=self._owner)
             except Exception as error:
-                failures += 1
-                delay = min(10.0, 0.1 * 2 ** min(failures, 7)) * random.uniform(0.5, 1.0)
-                logger.warning(
-                    "outbox relay round failed; retrying",
-                    extra={"error": repr(error), "retry_in_s": round(delay, 2)},
-                )
-                if isinstance(error, (KafkaError, RelayError)):
-                    await self._close_producer()
-                if isinstance(error, (OSError, asyncpg.PostgresConnectionError)):
-                    await self._close_listener()
-                await asyncio.sleep(delay)
+                logger.warning("releasing the prune turn failed", extra={"error": repr(error)})
+            raise
+        every = timedelta(seconds=self._prune_interval_s)
+        await finish_turn(self._pool, PRUNE_TASK, owner=self._owner, every=every)
+        return pruned
 
-    async def _prune_loop(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self._prune_interval_s * random.uniform(0.8, 1.2))
-            try:
-                await self.prune()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("outbox prune failed", extra={"error": repr(error)})
+    # -- rounds of the workers -------------------------------------------------------------------
+
+    async def _relay_round(self) -> NextRound:
+        # Listen before claiming: a commit after this point wakes the next round.
+        await self._ensure_listener()
+        outcome = await self.publish_batch()
+        if outcome.published + outcome.held_back >= self._batch_size:
+            return AT_ONCE  # more may be waiting: drain before sleeping
+        if outcome.held_back:
+            return HELD_BACK_WAIT_S
+        return IDLE
+
+    async def _prune_round(self) -> NextRound:
+        await self.prune_due()
+        return IDLE
+
+    async def _after_failure(self, error: BaseException) -> None:
+        if isinstance(error, (KafkaError, RelayError)):
+            await self._close_producer()
+        if isinstance(error, (OSError, asyncpg.PostgresConnectionError)):
+            await self._close_listener()
 
     # -- connections -----------------------------------------------------------------------------
 
@@ -284,7 +302,6 @@ class OutboxRelay:
         connection = await asyncpg.connect(self._dsn)
         await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
         self._listener = connection
-        self._wake.set()  # notifications may have been missed while disconnected
 
     async def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
@@ -295,7 +312,7 @@ class OutboxRelay:
                 listener.terminate()
 
     def _on_notify(self, *_args: Any) -> None:
-        self._wake.set()
+        self._relay.wake()
 
 
 class RelayError(RuntimeError):

@@ -4,6 +4,7 @@ trace context, and revocation."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -218,6 +219,12 @@ async def test_revoked_service_tokens_are_refused_and_a_new_one_is_fetched(
     built, client, _ = called
     tenant = uuid.UUID((await signup(identity.client)).tenant_id)
     assert (await client.request("GET", "/whoami", tenant_id=tenant)).status_code == 200
+    issued = await identity.client.post(
+        "/auth/service-token",
+        json={"service": "alert", "secret": SECRET.get_secret_value(), "tenant_id": str(tenant)},
+    )
+    old_token = issued.json()["access_token"]
+    await asyncio.sleep(0.01)  # token times have millisecond precision
     await revoke_service_tokens(identity.components, "alert", "rotated")
     # What every service's revocation subscriber does with identity's event.
     payload = await identity.components.pool.fetchval(
@@ -226,7 +233,43 @@ async def test_revoked_service_tokens_are_refused_and_a_new_one_is_fetched(
     event = parse_event(payload)
     assert event.data.service == "alert" and event.tenant_id == uuid.UUID(int=0)
     built.revocations.apply(event)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=built.app), base_url="http://callee"
+    ) as direct:
+        refused = await direct.get("/whoami", headers={"Authorization": f"Bearer {old_token}"})
+    assert refused.status_code == 401
     # The cached token is refused now; the client drops it and its next token is valid.
     response = await client.request("GET", "/whoami", tenant_id=tenant)
     assert response.status_code == 200
     assert client.tokens_fetched == 2
+
+
+async def test_identity_unavailable_is_a_clear_error(
+    identity: Identity, called: tuple[Callee, ServiceClient, Clock]
+) -> None:
+    built, _, _ = called
+    down = FastAPI()
+
+    @down.post("/auth/service-token")
+    async def unavailable() -> Response:
+        return Response(status_code=503)
+
+    client = ServiceClient(
+        base_url="http://callee",
+        identity_url="http://identity",
+        service="alert",
+        secret=SECRET,
+        backoff=Backoff(0.01, 0.02),
+        transport=ByHost(
+            {
+                "identity": httpx.ASGITransport(app=down),
+                "callee": httpx.ASGITransport(app=built.app),
+            }
+        ),
+    )
+    try:
+        for method in ("GET", "POST"):
+            with pytest.raises(ServiceUnavailable):
+                await client.request(method, "/whoami", tenant_id=uuid.uuid4())
+    finally:
+        await client.aclose()

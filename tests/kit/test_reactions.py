@@ -69,6 +69,8 @@ async def reacting(
     )
 
     async def on_role_deleted(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+        if event.subject.id == SLOW:
+            raise TimeoutError  # a query that always times out: an error, not an outage
         if event.subject.id in poison:
             raise ValueError("a reaction that can never succeed")
         await conn.execute("INSERT INTO applied (event_id) VALUES ($1)", event.id)
@@ -102,6 +104,7 @@ async def reacting(
 
 
 POISON = str(uuid.uuid4())
+SLOW = str(uuid.uuid4())
 
 
 @pytest.fixture
@@ -117,12 +120,14 @@ async def test_a_poison_event_is_dead_lettered_and_the_next_ones_apply_once(
 ) -> None:
     subject = on_shared_postgres
     first, poison, last = role_deleted(), role_deleted(uuid.UUID(POISON)), role_deleted()
+    slow = role_deleted(uuid.UUID(SLOW))
     ignored = make_event(
         "tenant.deleted", tenant_id=uuid.uuid4(), subject_id=uuid.uuid4(), data=TenantDeletedV1()
     )
     for value in (
         first.to_json(),
         poison.to_json(),
+        slow.to_json(),
         b"{not json",
         ignored.to_json(),  # no reaction for its type: acknowledged untouched
         last.to_json(),
@@ -136,10 +141,10 @@ async def test_a_poison_event_is_dead_lettered_and_the_next_ones_apply_once(
 
     await wait_until(both_applied, timeout=30, message="the good events applied")
     async with TopicCapture(servers.kafka, subject.dlq_topic) as capture:
-        records = await capture.wait_for(2, timeout=30)
+        records = await capture.wait_for(3, timeout=30)
         records = await capture.settle()
     assert await subject.applied() == [first.id, last.id]
-    assert [record.value for record in records] == [poison.to_json(), b"{not json"]
+    assert [record.value for record in records] == [poison.to_json(), slow.to_json(), b"{not json"]
     codes = []
     for record in records:
         headers = {name: value.decode() for name, value in record.headers}
@@ -148,7 +153,7 @@ async def test_a_poison_event_is_dead_lettered_and_the_next_ones_apply_once(
         assert headers[DLQ_REASON_HEADER]
         assert "a reaction that can never succeed" not in headers[DLQ_REASON_HEADER]
         codes.append(headers[DLQ_CODE_HEADER])
-    assert codes == ["reaction_failed", "invalid_json"]
+    assert codes == ["reaction_failed", "reaction_failed", "invalid_json"]
     inbox = await subject.pool.fetchval(
         "SELECT count(*) FROM inbox WHERE consumer_group = $1", subject.group
     )

@@ -31,6 +31,8 @@ _TRACESTATE = b"tracestate"
 _FORWARDED_FOR = b"x-forwarded-for"
 _FORWARDED_PROTO = b"x-forwarded-proto"
 _PROPAGATOR = TraceContextTextMapPropagator()
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Method labels of the metrics: any other method a client sends counts as ``OTHER``."""
 _tracer = trace.get_tracer("lookout.http")
 
 
@@ -95,7 +97,7 @@ class RequestContextMiddleware:
             if tracestate is not None:
                 carrier["tracestate"] = tracestate.decode("latin-1")
             parent = _PROPAGATOR.extract(carrier)
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         span = _tracer.start_span(f"{method}", context=parent, kind=SpanKind.SERVER)
         attached = context.attach(trace.set_span_in_context(span, parent))
         id_token = request_id_var.set(rid)

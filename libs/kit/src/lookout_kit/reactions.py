@@ -69,13 +69,16 @@ RETURNING true
 """
 
 OUTAGES: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InsufficientResourcesError,
+    ConnectionError,  # refused, reset, aborted: OSError's connection kinds
+    asyncpg.PostgresConnectionError,  # includes "connection was closed in the middle"
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
 )
-"""Errors that say PostgreSQL is not there (now), not that the event is bad."""
+"""Errors that say PostgreSQL is not there (now), not that the event is bad. A query that times out
+or is cancelled (``TimeoutError``, ``QueryCanceledError``) is not one: a reaction that is always
+too slow must end in the DLQ, not block its partition forever."""
 
 
 @dataclass(frozen=True)

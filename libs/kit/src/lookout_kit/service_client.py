@@ -127,6 +127,8 @@ class ServiceClient:
                 max_attempts=self._attempts,
             )
         except _RetryableStatus as error:
+            if error.response.request.url.path.endswith("/auth/service-token"):
+                raise ServiceUnavailable("identity kept answering 502/503/504") from None
             return error.response
         except httpx.TransportError as error:
             raise ServiceUnavailable(f"{method} {path}: {type(error).__name__}") from error
@@ -159,12 +161,19 @@ class ServiceClient:
         if response.status_code in (400, 401, 403, 404, 422):
             # 404: no such tenant to act for.
             raise ServiceCredentialsRefused(f"identity answered {response.status_code}")
-        response.raise_for_status()
-        body = response.json()
-        lifetime = float(body["expires_in"])
+        if response.status_code in RETRIED_STATUSES:
+            raise _RetryableStatus(response)  # identity restarting: retried like the callee
+        try:
+            response.raise_for_status()
+            body = response.json()
+            token_value = str(body["access_token"])
+            expires_in = body["expires_in"]
+        except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as error:
+            raise ServiceUnavailable(f"identity's token answer: {type(error).__name__}") from None
+        lifetime = float(expires_in)
         self.tokens_fetched += 1
         token = _Token(
-            value=str(body["access_token"]),
+            value=token_value,
             renew_at=now + max(0.0, lifetime - min(EXPIRY_MARGIN_S, lifetime / 2)),
         )
         self._tokens[tenant_id] = token

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,7 @@ from lookout_kit.reactions import (
     ReactionPolicy,
     reactions_router,
 )
+from lookout_kit.relay import OutboxRelay
 from lookout_kit.settings import ServiceSettings
 from lookout_testing.postgres import PrivatePostgres
 from lookout_testing.servers import Servers
@@ -198,3 +200,28 @@ async def test_postgres_stopped_during_a_reaction_is_waited_out_with_backoff(
     await wait_until(both, timeout=30, message="the event applied once the server is back")
     await asyncio.sleep(1)
     assert await subject.applied() == [before.id, during.id]
+
+
+async def test_inbox_ids_older_than_their_retention_are_pruned_with_the_outbox(
+    outbox_database: str, servers: Servers
+) -> None:
+    pool = await asyncpg.create_pool(outbox_database, min_size=1, max_size=2)
+    relay = OutboxRelay(
+        dsn=outbox_database,
+        pool=pool,
+        bootstrap_servers=servers.kafka,
+        inbox_retention=timedelta(hours=1),
+    )
+    try:
+        old, recent = uuid.uuid4(), uuid.uuid4()
+        await pool.executemany(
+            "INSERT INTO inbox (consumer_group, event_id, event_type, applied_at) "
+            "VALUES ('g', $1, 'role.deleted', now() - $2::interval)",
+            [(old, timedelta(hours=2)), (recent, timedelta(minutes=5))],
+        )
+        await relay.prune()
+        left = await pool.fetch("SELECT event_id FROM inbox")
+        assert [row["event_id"] for row in left] == [recent]
+    finally:
+        await relay.stop()
+        await pool.close()

@@ -172,6 +172,7 @@ def create_service_app(
                     retention=timedelta(hours=settings.outbox_retention_hours),
                     prune_interval_s=settings.outbox_prune_interval_s,
                     linger_s=settings.outbox_linger_s,
+                    inbox_retention=timedelta(hours=settings.inbox_retention_hours),
                 )
         if settings.clickhouse_url:
             runtime.http_session = client_session()

@@ -99,6 +99,15 @@ class BatchOutcome:
     failed: int = 0
 
 
+_PRUNE_INBOX = """
+DELETE FROM inbox WHERE ctid IN (
+    SELECT ctid FROM inbox WHERE applied_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+"""
+"""The reactions' inbox (``reactions.py``): an event id only guards against redelivery for as long
+as the event can be delivered again, so ids older than ``inbox_retention`` go with the outbox's."""
+
+
 def make_producer(bootstrap_servers: str, request_timeout_ms: int) -> AIOKafkaProducer:
     # No idempotence or transactions: the local broker (Tansu) supports neither; see the module doc.
     return AIOKafkaProducer(
@@ -127,6 +136,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(hours=72),
         prune_interval_s: float = 300.0,
         linger_s: float = 0.0,
+        inbox_retention: timedelta = timedelta(days=7),
     ) -> None:
         self._dsn = dsn
         self._pool = pool
@@ -134,6 +144,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._request_timeout_ms = request_timeout_ms
         self._retention = retention
+        self._inbox_retention = inbox_retention
         self._prune_interval_s = prune_interval_s
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
@@ -218,17 +229,21 @@ class OutboxRelay:
         return BatchOutcome(published=len(acknowledged), held_back=len(rows) - len(ready))
 
     async def prune(self, *, limit: int = 10_000) -> int:
-        """Delete published rows older than the retention period; return how many went."""
-        cutoff = datetime.now(UTC) - self._retention
+        """Delete published rows older than the retention period, and inbox ids older than theirs;
+        return how many outbox rows went."""
+        total = await self._delete_in_chunks(_PRUNE, datetime.now(UTC) - self._retention, limit)
+        PRUNED.inc(total)
+        await self._delete_in_chunks(_PRUNE_INBOX, datetime.now(UTC) - self._inbox_retention, limit)
+        return total
+
+    async def _delete_in_chunks(self, statement: str, cutoff: datetime, limit: int) -> int:
         total = 0
         while True:
-            status = await self._pool.execute(_PRUNE, cutoff, limit)
+            status = await self._pool.execute(statement, cutoff, limit)
             deleted = int(status.split()[-1])
             total += deleted
             if deleted < limit:
-                break
-        PRUNED.inc(total)
-        return total
+                return total
 
     async def prune_due(self) -> int | None:
         """Prune if this replica takes the interval's turn (``periodic_tasks``); ``None`` when the

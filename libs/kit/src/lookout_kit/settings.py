@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
     )
     outbox_retention_hours: float = Field(default=72.0, ge=0)
     outbox_prune_interval_s: float = Field(default=300.0, gt=0)
+    inbox_retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="How long a reaction's event id guards against redelivery (inbox)",
+    )
 
     # Telemetry: no endpoint means spans are made (trace context still flows) but not exported.
     otel_exporter_otlp_endpoint: str | None = None

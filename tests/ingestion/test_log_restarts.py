@@ -9,12 +9,14 @@ import uuid
 from random import Random
 
 import aiohttp
+import pytest
 from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
 from lookout_ingestion.mapping import COLUMNS
 from lookout_ingestion.metrics import OFFSET_REGRESSIONS
 from lookout_ingestion.repository.offsets import StoredOffsets
-from lookout_ingestion.service.logs import identify_logs
+from lookout_ingestion.service.logs import LogNotKnownYet, LogWatch, identify_logs
 from lookout_kit.clickhouse import ClickHouse
 from lookout_testing.broker import PrivateBroker
 from lookout_testing.waiting import wait_until
@@ -207,7 +209,9 @@ async def test_each_way_a_log_begins_again_gives_a_new_log_and_counts_it(
     assert await identify(topic_id, 100) == (0, 99)
     # ListOffsets understated the end (the local broker gives the last batch's first offset).
     assert await identify(topic_id, 60, exact_end=100) == (0, 99)
-    assert await identify(topic_id, 99) == (1, -1)  # stored offset 99 is not in the log any more
+    with pytest.raises(LogNotKnownYet):  # no exact end: no guess, asked again
+        await identify(topic_id, 99)
+    assert await identify(topic_id, 99, exact_end=99) == (1, -1)  # stored 99 is past the end
     assert regressions("log_end_below_stored") == counted["log_end_below_stored"] + 1
     assert await identify(topic_id, 99) == (1, -1)  # registered: the next owner continues it
     assert await identify(topic_id, 500, went_back=True) == (2, -1)
@@ -217,3 +221,53 @@ async def test_each_way_a_log_begins_again_gives_a_new_log_and_counts_it(
     assert await registered_reasons(clickhouse) == sorted(
         ["first", "log_end_below_stored", "offsets_went_back", "topic_created_again"]
     )
+
+
+class CommittedWithMetadata:
+    """A stand-in for the consumer's group coordinator: the local broker (Tansu) drops an offset
+    commit's metadata, so only a stub can say what Kafka says (which keeps it)."""
+
+    def __init__(self, committed: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        self._coordinator = self
+        self.committed = committed
+        self.from_start: list[TopicPartition] = []
+
+    async def fetch_committed_offsets(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {p: self.committed[p] for p in partitions if p in self.committed}
+
+    async def seek_to_beginning(self, partition: TopicPartition) -> None:
+        self.from_start.append(partition)
+
+
+async def test_an_offset_committed_in_another_log_is_not_used(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """A commit that reached a topic created again under it (in flight while the topic was
+    deleted) names the old log in its metadata: that partition is read from its start; one
+    committed in the current log, or before logs were named (no metadata), is used."""
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    ours, other, unnamed = (TopicPartition(pipeline.topic("identity"), n) for n in range(3))
+    watch = LogWatch(pipeline.kafka)
+    await watch.start()
+    try:
+        await watch.identify(clickhouse, StoredOffsets(), FakeEnds(), [ours, other, unnamed])
+        consumer = CommittedWithMetadata(
+            {
+                ours: OffsetAndMetadata(100, watch.name(ours)),
+                other: OffsetAndMetadata(100, str(uuid.uuid4())),
+                unnamed: OffsetAndMetadata(100, ""),
+            }
+        )
+        await watch.read_other_logs_from_their_start(consumer, [ours, other, unnamed])  # type: ignore[arg-type]
+    finally:
+        await watch.close()
+    assert consumer.from_start == [other]
+
+
+class FakeEnds:
+    """End offsets of an empty topic (what identify asks the consumer)."""
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return dict.fromkeys(partitions, 0)

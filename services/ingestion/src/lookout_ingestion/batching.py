@@ -76,6 +76,9 @@ class Batch:
     )
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     """Next offset to consume per partition: what committing this batch commits."""
+    logs: dict[TopicPartition, str] = field(default_factory=dict)
+    """The log each partition's positions belong to: committed with them (the offset's metadata),
+    so that a committed offset is never taken for one of another log."""
     dead_letters: list[asyncio.Future[Any]] = field(default_factory=list)
     started: float | None = None
     """Monotonic time of the first record consumed into it (rows or not)."""
@@ -105,3 +108,4 @@ class Batch:
             rows.keep(lambda partition, _offset: partition not in gone)
         for partition in gone:
             self.positions.pop(partition, None)
+            self.logs.pop(partition, None)

@@ -143,7 +143,11 @@ class IngestionConsumer:
         """Flush and commit what is buffered (bounded in time), then leave the group."""
         if self._lag_task is not None:
             self._lag_task.cancel()
-        if self._flusher is not None and self._clickhouse is not None:
+        if self._flusher is not None and self._flusher.failed:
+            logger.warning(
+                "a flush failed: nothing more is committed; read again from the last commit"
+            )
+        elif self._flusher is not None and self._clickhouse is not None:
             try:
                 await asyncio.wait_for(self._drain(), self._settings.revoke_flush_timeout_s)
             except TimeoutError:
@@ -211,6 +215,7 @@ class IngestionConsumer:
         threshold = stored.threshold(partition)
         tables = batch.tables
         topic = self._logs.origin(partition)
+        batch.logs[partition] = self._logs.name(partition)
         number = partition.partition
         ingested = skipped = resent = 0
         consumed = -1  # the last offset not yet recorded as consumed in the batch
@@ -350,6 +355,8 @@ class IngestionConsumer:
         await self._logs.identify(
             self._clickhouse, self._stored, self._consumer, partitions, went_back=went_back
         )
+        if after_inserts:
+            await self._logs.read_other_logs_from_their_start(self._consumer, partitions)
 
     async def _until_done(self, what: str, attempt_once: Callable[[], Awaitable[None]]) -> None:
         """Retry ``attempt_once`` with backoff while ClickHouse or the broker does not answer."""
@@ -397,7 +404,13 @@ class IngestionConsumer:
             self._consumer.seek(partition, first_offset)
         self._consumer.pause(partition)
         self._flusher.never_commit(partition)
-        await self._drain()
+        generation = self._generation
+        try:  # bounded: the consumer must go on polling, or it leaves its group
+            await asyncio.wait_for(self._drain(), self._settings.revoke_flush_timeout_s)
+        except TimeoutError:
+            logger.warning("the old log's rows are still being stored; going on")
+        if generation != self._generation or partition not in self._owned:
+            return  # revoked meanwhile: its next owner identifies its log
         self._recent.revoked([partition])
         self._next.pop(partition, None)
         went_back = first_offset is not None

@@ -51,6 +51,9 @@ class Flusher:
         self._in_flight: Batch | None = None
         self.committed: dict[TopicPartition, int] = {}
         """What this consumer last committed per partition (for the lag metric)."""
+        self.failed = False
+        """A flush failed for good: nothing after it may be committed (its positions would pass
+        events that are neither stored nor dead-lettered)."""
 
     @property
     def unflushed_rows(self) -> int:
@@ -82,6 +85,8 @@ class Flusher:
         if task is not None and task.done():
             self._task = None
             self._in_flight = None
+            if task.cancelled() or task.exception() is not None:
+                self.failed = True
             task.result()
 
     async def drain(self, generation: Callable[[], int]) -> None:
@@ -89,7 +94,11 @@ class Flusher:
         while True:
             task = self._task
             if task is not None:
-                await asyncio.shield(task)
+                try:
+                    await asyncio.shield(task)
+                except Exception:
+                    self.failed = True
+                    raise
                 if self._task is task:
                     self._task = None
                     self._in_flight = None
@@ -104,6 +113,7 @@ class Flusher:
         for batch in (self.batch, self._in_flight):
             if batch is not None:
                 batch.positions.pop(partition, None)
+                batch.logs.pop(partition, None)
 
     async def _flush(self, batch: Batch, generation: int) -> None:
         """insert every table's rows (together), await the dead letters, then commit."""
@@ -129,7 +139,7 @@ class Flusher:
         if batch.dead_letters:
             await asyncio.gather(*batch.dead_letters)
         offsets = {
-            partition: OffsetAndMetadata(position, "")
+            partition: OffsetAndMetadata(position, batch.logs.get(partition, ""))
             for partition, position in batch.positions.items()
             if owned(partition)
         }

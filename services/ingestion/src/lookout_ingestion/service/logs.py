@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from lookout_kit.clickhouse import ClickHouse
 from lookout_kit.partition_logs import NO_TOPIC_ID, exact_log_ends, topic_ids
 
@@ -39,6 +40,12 @@ from lookout_ingestion.repository.logs import Log
 from lookout_ingestion.repository.offsets import StoredOffsets
 
 logger = logging.getLogger("lookout.ingestion.logs")
+
+
+class LogNotKnownYet(KafkaError):  # type: ignore[misc]
+    """The broker did not say enough to tell which log a partition is in: asked again later."""
+
+    retriable = True
 
 
 async def identify_logs(
@@ -78,7 +85,11 @@ async def identify_logs(
     ends = dict(log_ends)
     suspect = [p for p in wanted if p not in new and stored.threshold(p) >= ends.get(p, 0)]
     if suspect and exact_ends is not None:
-        ends.update(await exact_ends(suspect))
+        exact = await exact_ends(suspect)
+        missing = [partition for partition in suspect if partition not in exact]
+        if missing:  # no proof either way: ask again rather than start a log on a guess
+            raise LogNotKnownYet(f"no exact end offset for {len(missing)} partition(s)")
+        ends.update(exact)
     stored_before: dict[TopicPartition, int] = {}
     for partition in wanted:
         if partition in new:
@@ -128,6 +139,7 @@ class LogWatch:
         self._bootstrap_servers = bootstrap_servers
         self._client: AIOKafkaClient | None = None
         self._origins: dict[TopicPartition, bytes] = {}
+        self._names: dict[TopicPartition, str] = {}
         self._topic_ids: dict[TopicPartition, uuid.UUID] = {}
 
     async def start(self) -> None:
@@ -142,9 +154,14 @@ class LogWatch:
         """The partition's rows' ``_topic, _log`` columns (``encode_origin`` appends the rest)."""
         return self._origins[partition]
 
+    def name(self, partition: TopicPartition) -> str:
+        """The partition's current log id, as text: the metadata of the offsets committed in it."""
+        return self._names[partition]
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         for partition in partitions:
             self._origins.pop(partition, None)
+            self._names.pop(partition, None)
             self._topic_ids.pop(partition, None)
 
     async def identify(
@@ -165,6 +182,9 @@ class LogWatch:
             return await exact_log_ends(self._bootstrap_servers, suspect)
 
         ids = await topic_ids(self._client, sorted({partition.topic for partition in partitions}))
+        unknown = sorted({p.topic for p in partitions} - set(ids))
+        if unknown:  # e.g. created a moment ago: never taken for a topic without an id
+            raise LogNotKnownYet(f"the broker does not describe {', '.join(unknown)} yet")
         logs = await identify_logs(
             clickhouse,
             stored,
@@ -176,7 +196,25 @@ class LogWatch:
         )
         for partition, log in logs.items():
             self._origins[partition] = encode_topic(partition.topic, log.id)
+            self._names[partition] = str(log.id)
             self._topic_ids[partition] = log.topic_id
+
+    async def read_other_logs_from_their_start(
+        self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> None:
+        """A committed offset names the log it was committed in (its metadata). One of another
+        log (a commit that reached a topic created again under it) says nothing of this log:
+        the partition is read from its start instead, and the watermarks skip what is stored."""
+        # aiokafka's committed() drops the metadata; its coordinator gives both.
+        committed = await consumer._coordinator.fetch_committed_offsets(partitions)
+        for partition, offset in committed.items():
+            metadata = getattr(offset, "metadata", "") if offset is not None else ""
+            if metadata and metadata != self.name(partition):
+                logger.warning(
+                    "the committed offset is another log's: reading the partition from its start",
+                    extra={"topic": partition.topic, "partition": partition.partition},
+                )
+                await consumer.seek_to_beginning(partition)
 
     async def created_again(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
         """The partitions whose topic has another id now than when their log was identified (a

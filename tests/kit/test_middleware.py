@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from lookout_kit.app import NO_FASTAPI_TELEMETRY, create_service_app
+from lookout_kit.log import configure_logging
 from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.settings import ServiceSettings
 from lookout_kit.telemetry import configure_tracing, current_traceparent
@@ -122,3 +124,16 @@ async def call_path(app: FastAPI, path: str, headers: dict[str, str]) -> httpx.R
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         return await http.get(path, headers=headers)
+
+
+def test_uvicorns_access_line_is_written_only_when_asked() -> None:
+    """uvicorn writes its per-request line whenever its logger has a handler, propagation
+    included: the kit's logging must leave it none unless access_log is set."""
+    access = logging.getLogger("uvicorn.access")
+    try:
+        configure_logging("kittest", "INFO", access_log=False)
+        assert not access.hasHandlers()
+        configure_logging("kittest", "INFO", access_log=True)
+        assert access.hasHandlers()
+    finally:
+        configure_logging("kittest", "INFO")

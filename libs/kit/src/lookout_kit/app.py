@@ -134,7 +134,7 @@ def create_service_app(
     with revocations from identity's events; an ``Authenticator`` given instead is used as it is
     (tests: keys of their own).
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, access_log=settings.access_log)
     configure_tracing(
         settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_sample_ratio
     )

@@ -30,8 +30,10 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every log record (ours, uvicorn's, libraries') to stdout as JSON."""
+def configure_logging(service: str, level: str = "INFO", *, access_log: bool = False) -> None:
+    """Send every log record (ours, uvicorn's, libraries') to stdout as JSON; uvicorn's
+    per-request access line only with ``access_log`` (uvicorn writes it whenever its logger has a
+    handler, through propagation too, whatever its own ``access_log`` option says)."""
     handler = logging.StreamHandler(sys.stdout)
     formatter: Any = JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -46,6 +48,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
-        uvicorn_logger.propagate = True
+        uvicorn_logger.propagate = access_log or name != "uvicorn.access"
     # aiokafka logs every failed connection attempt at ERROR; our own code reports broker health.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

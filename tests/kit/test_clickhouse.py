@@ -9,7 +9,14 @@ from datetime import UTC, date, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lookout_kit.clickhouse import BindError, ClickHouse, ClickHouseError, bind, client_session
+from lookout_kit.clickhouse import (
+    BindError,
+    ClickHouse,
+    ClickHouseError,
+    ReadRefused,
+    bind,
+    client_session,
+)
 from lookout_testing.servers import Servers
 
 
@@ -128,3 +135,25 @@ async def test_the_stacks_reader_user_reads_and_never_writes(servers: Servers) -
                 f"CREATE TABLE default.t_{uuid.uuid4().hex} (a UInt8) ENGINE = Memory"
             )
         assert writing.value.code == 164
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT number FROM system.numbers LIMIT 20 SETTINGS max_result_rows = 0",
+        "SELECT 1 settings result_overflow_mode = 'break'",
+        "SELECT 1 FORMAT TabSeparated",
+    ],
+)
+async def test_a_read_cannot_lift_its_limits_or_change_its_format(
+    clickhouse: ClickHouse, query: str
+) -> None:
+    with pytest.raises(ReadRefused):
+        await clickhouse.read(query, max_result_rows=10)
+
+
+async def test_words_in_strings_and_comments_are_not_clauses(clickhouse: ClickHouse) -> None:
+    rows = await clickhouse.read(
+        "SELECT 'SETTINGS FORMAT' AS words, /* FORMAT */ 1 AS one -- SETTINGS at the end"
+    )
+    assert rows == [{"words": "SETTINGS FORMAT", "one": 1}]

@@ -56,6 +56,25 @@ class BindError(ValueError):
     """A parameter is missing, unused or not of its placeholder's type."""
 
 
+class ReadRefused(ValueError):
+    """A read carries its own SETTINGS or FORMAT clause (see ``ClickHouse.read``)."""
+
+
+_QUOTED_OR_COMMENT = re.compile(
+    r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`|--[^\n]*|/\*.*?\*/",
+    re.DOTALL,
+)
+_OWN_CLAUSE = re.compile(r"\b(SETTINGS|FORMAT)\b", re.IGNORECASE)
+
+
+def refuse_own_settings(query: str) -> None:
+    """Raise ``ReadRefused`` when ``query``, outside its strings, identifiers and comments, names
+    a ``SETTINGS`` or ``FORMAT`` clause."""
+    found = _OWN_CLAUSE.search(_QUOTED_OR_COMMENT.sub(" ", query))
+    if found:
+        raise ReadRefused(f"a read may not carry its own {found.group(1).upper()} clause")
+
+
 class ClickHouse:
     """One ClickHouse server and database over HTTP."""
 
@@ -100,14 +119,19 @@ class ClickHouse:
         max_result_rows: int = 10_000,
     ) -> list[dict[str, Any]]:
         """Run a SELECT with ``parameters`` bound (``{name:Type}``) under the read limits; its rows
-        as dicts. A limit exceeded raises ``ClickHouseError`` (``code`` 159: time, 396: rows)."""
+        as dicts. A limit exceeded raises ``ClickHouseError`` (``code`` 159: time, 396: rows).
+
+        A query may not carry its own ``SETTINGS`` or ``FORMAT`` clause (``ReadRefused``): under
+        ``readonly=2`` its settings would lift the limits, and its format would not be JSON."""
+        refuse_own_settings(query)
         settings = {
             "readonly": "2",
             "max_execution_time": str(max(1, math.ceil(max_execution_time_s))),
             "max_result_rows": str(max_result_rows),
             "result_overflow_mode": "throw",
         }
-        body = bind(query, parameters or {}) + " FORMAT JSONEachRow"
+        # On its own line: a query that ends in a -- comment keeps the format.
+        body = bind(query, parameters or {}) + "\nFORMAT JSONEachRow"
         content = await self._post(settings, body.encode())
         return [json.loads(line) for line in content.splitlines() if line]
 

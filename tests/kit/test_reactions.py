@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -17,17 +18,18 @@ from lookout_contracts import make_event
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.events.identity import RoleDeletedV1, TenantDeletedV1
 from lookout_contracts.headers import DLQ_CODE_HEADER, DLQ_ORIGINAL_TOPIC_HEADER, DLQ_REASON_HEADER
-from lookout_kit.app import Runtime
+from lookout_kit.app import RUNTIME_CONTEXT_KEY, Runtime
 from lookout_kit.kafka import create_broker, ensure_topics
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.reactions import (
     DLQ_CONSUMER_GROUP_HEADER,
     RETRIES,
-    RUNTIME,
     ReactionPolicy,
+    handle,
     reactions_router,
 )
 from lookout_kit.relay import OutboxRelay
+from lookout_kit.retry import RetryStopped
 from lookout_kit.settings import ServiceSettings
 from lookout_testing.postgres import PrivatePostgres
 from lookout_testing.servers import Servers
@@ -87,7 +89,7 @@ async def reacting(
         )
     )
     runtime = Runtime(settings=settings, broker=broker, pool=pool)
-    broker.context.set_global(RUNTIME, runtime)
+    broker.context.set_global(RUNTIME_CONTEXT_KEY, runtime)
     await ensure_topics(servers.kafka, [topic], partitions=1)
     await broker.start()
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka, enable_idempotence=False)
@@ -99,7 +101,7 @@ async def reacting(
     try:
         yield Reacting(topic, group, f"{service}.dlq", pool, send)
     finally:
-        runtime._stopping.set()
+        runtime.stopping.set()
         await producer.stop()
         await broker.stop()
         await pool.close()
@@ -224,4 +226,43 @@ async def test_inbox_ids_older_than_their_retention_are_pruned_with_the_outbox(
         assert [row["event_id"] for row in left] == [recent]
     finally:
         await relay.stop()
+        await pool.close()
+
+
+async def test_stopping_during_an_outage_leaves_the_event_unacknowledged(
+    outbox_database: str, servers: Servers
+) -> None:
+    """SIGTERM while a reaction waits out an outage: the handler raises (the subscriber NACKs,
+    the event is delivered again after the restart); nothing is dead-lettered or applied."""
+    pool = await asyncpg.create_pool(outbox_database, min_size=1, max_size=1)
+    attempts = 0
+
+    async def unreachable(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionRefusedError  # what a pool gives while PostgreSQL is down
+
+    settings = ServiceSettings(service_name="rtstop", kafka_bootstrap_servers=servers.kafka)
+    runtime = Runtime(settings=settings, broker=create_broker(servers.kafka), pool=pool)
+    message = SimpleNamespace(body=role_deleted().to_json())
+    try:
+        handling = asyncio.create_task(
+            handle(
+                runtime,
+                message,  # type: ignore[arg-type]
+                group_id="rtstop",
+                reactions={"role.deleted": unreachable},
+                policy=FAST,
+            )
+        )
+
+        async def retrying() -> bool:
+            return attempts >= 3  # beyond FAST.attempts: an outage is not counted
+
+        await wait_until(retrying, timeout=10, message="retries through the outage")
+        runtime.stopping.set()
+        with pytest.raises(RetryStopped):
+            await asyncio.wait_for(handling, 5)
+        assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
+    finally:
         await pool.close()

@@ -69,6 +69,11 @@ class Runtime:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set when the service shuts down: background loops and retries end on it."""
+        return self._stopping
+
     def require_pool(self) -> asyncpg.Pool:
         """The service's pool; a service without a PostgreSQL database asking for it is a bug."""
         if self.pool is None:

@@ -24,31 +24,30 @@ Dead letters carry the original key, bytes and headers plus ``dlq-reason``, ``dl
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaMessage, KafkaRouter
 from lookout_contracts import parse_event
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.errors import ContractError
 from lookout_contracts.headers import DLQ_CONSUMER_GROUP_HEADER, dead_letter_headers
 from prometheus_client import Counter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
+from lookout_kit.app import Runtime
+from lookout_kit.dependencies import RuntimeContext
 from lookout_kit.kafka import ensure_topics
+from lookout_kit.retry import Backoff, retry
 
 logger = logging.getLogger("lookout.reactions")
 
 Reaction = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
 """Apply one event inside the caller's open transaction (the inbox insert is in it too)."""
 
-RUNTIME = "runtime"
-"""The runtime's name in the broker's context (``lookout_kit.app.RUNTIME_CONTEXT_KEY``)."""
 
 REACTIONS = Counter(
     "lookout_reactions_total",
@@ -89,8 +88,8 @@ class ReactionPolicy:
     max_s: float = 10.0
 
 
-class _Stopping(Exception):
-    """The service stops during a retry: the event stays unacknowledged."""
+class _GiveUp(Exception):
+    """A reaction failed ``policy.attempts`` times for another reason than an outage."""
 
 
 def reactions_router(
@@ -112,14 +111,14 @@ def reactions_router(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=title or f"{group_id}-{topic}",
     )
-    async def on_event(message: KafkaMessage, runtime: Annotated[Any, Context(RUNTIME)]) -> None:
+    async def on_event(message: KafkaMessage, runtime: RuntimeContext) -> None:
         await handle(runtime, message, group_id=group_id, reactions=reactions, policy=policy)
 
     return router
 
 
 async def handle(
-    runtime: Any,
+    runtime: Runtime,
     message: KafkaMessage,
     *,
     group_id: str,
@@ -136,68 +135,47 @@ async def handle(
     if reaction is None:
         REACTIONS.labels(group_id, "ignored").inc()
         return
-    pool: asyncpg.Pool | None = runtime.pool
-    if pool is None:
-        raise RuntimeError("reactions need the service's PostgreSQL pool (no database_url?)")
-    stopping: asyncio.Event = runtime._stopping  # the app factory's, set at shutdown
+    pool = runtime.require_pool()
     failures = 0
 
-    def worth_retrying(error: BaseException) -> bool:
-        nonlocal failures
-        if isinstance(error, _Stopping):
-            return False
-        if isinstance(error, OUTAGES):
-            RETRIES.labels(group_id, "outage").inc()
-            return True
-        failures += 1
-        RETRIES.labels(group_id, "error").inc()
-        return failures < policy.attempts
-
-    def log_retry(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "reaction failed; retrying",
-            extra={
-                "group": group_id,
-                "event_id": str(event.id),
-                "type": event.type,
-                "attempt": state.attempt_number,
-                "error": type(error).__name__,
-            },
-        )
-
     async def apply_once() -> bool:
-        if stopping.is_set():
-            raise _Stopping
         async with pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(_INBOX_INSERT, group_id, event.id, event.type):
                 return False
             await reaction(conn, event)
             return True
 
+    async def count(error: BaseException) -> None:
+        nonlocal failures
+        if isinstance(error, OUTAGES):  # retried for as long as the outage lasts
+            RETRIES.labels(group_id, "outage").inc()
+            return
+        failures += 1
+        RETRIES.labels(group_id, "error").inc()
+        if failures >= policy.attempts:
+            raise _GiveUp from error
+
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(worth_retrying),
-            wait=wait_random_exponential(multiplier=policy.initial_s, max=policy.max_s),
-            before_sleep=log_retry,
-            sleep=_sleep_unless(stopping),
-            reraise=True,
-        ):
-            with attempt:
-                applied = await apply_once()
-    except _Stopping:
-        raise  # NACK: delivered again after the restart
-    except Exception as error:
-        if isinstance(error, OUTAGES):
-            raise
+        applied = await retry(
+            apply_once,
+            what="reaction",
+            backoff=Backoff(policy.initial_s, policy.max_s),
+            stopping=runtime.stopping,
+            on_failure=count,
+            log=logger,
+            log_extra={"group": group_id, "event_id": str(event.id), "type": event.type},
+        )
+    except _GiveUp as given_up:
+        cause = given_up.__cause__
         await _dead_letter(
             runtime,
             message,
             group_id,
             code="reaction_failed",
-            reason=f"{type(error).__name__} after {policy.attempts} attempts",
+            reason=f"{type(cause).__name__} after {policy.attempts} attempts",
         )
         return
+    # RetryStopped (the service stops) propagates: NACKed, delivered again after the restart.
     REACTIONS.labels(group_id, "applied" if applied else "already_applied").inc()
     if applied:
         logger.info(
@@ -206,22 +184,11 @@ async def handle(
         )
 
 
-def _sleep_unless(stopping: asyncio.Event) -> Callable[[float], Awaitable[None]]:
-    async def sleep(seconds: float) -> None:
-        try:
-            await asyncio.wait_for(stopping.wait(), seconds)
-        except TimeoutError:
-            return
-        raise _Stopping
-
-    return sleep
-
-
 _dlq_topics_made: set[str] = set()
 
 
 async def _dead_letter(
-    runtime: Any, message: KafkaMessage, group_id: str, *, code: str, reason: str
+    runtime: Runtime, message: KafkaMessage, group_id: str, *, code: str, reason: str
 ) -> None:
     """Send the message to ``<service>.dlq`` with why and where from; the caller then acks it."""
     record: Any = message.raw_message  # one ConsumerRecord (a batch subscriber would give a tuple)

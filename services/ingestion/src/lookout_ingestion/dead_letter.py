@@ -7,23 +7,10 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from lookout_contracts.headers import dead_letter_headers as _headers
+from lookout_contracts.headers import dead_letter_headers
 
 from lookout_ingestion.decode import Rejected
 from lookout_ingestion.metrics import DEAD_LETTERS
-
-
-def dead_letter_headers(
-    record: ConsumerRecord[Any, Any], rejected: Rejected
-) -> list[tuple[str, bytes]]:
-    return _headers(
-        record.headers,
-        reason=rejected.reason,
-        code=rejected.code,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
 
 
 class DeadLetters:
@@ -40,7 +27,14 @@ class DeadLetters:
             self.topic,
             value=record.value,
             key=record.key,
-            headers=dead_letter_headers(record, rejected),
+            headers=dead_letter_headers(
+                record.headers,
+                reason=rejected.reason,
+                code=rejected.code,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            ),
         )
         DEAD_LETTERS.labels(rejected.code).inc()
         return future

@@ -181,13 +181,7 @@ def create_service_app(
                 )
         if settings.clickhouse_url:
             runtime.http_session = client_session()
-            runtime.clickhouse = ClickHouse(
-                runtime.http_session,
-                url=settings.clickhouse_url,
-                user=settings.clickhouse_user,
-                password=settings.clickhouse_password,
-                database=settings.clickhouse_database,
-            )
+            runtime.clickhouse = ClickHouse.from_settings(runtime.http_session, settings)
         for hook in on_startup:
             await hook(runtime)
         topics = subscribed_topics(kafka)

@@ -27,9 +27,12 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from lookout_kit.settings import ServiceSettings
 
 KEEPALIVE_S = 2.0
 """How long an idle connection is kept for reuse: below the server's ``keep_alive_timeout``
@@ -96,6 +99,22 @@ class ClickHouse:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.inserts_in_flight = 0
         """INSERT requests this client has sent and not yet seen end (a rebalance waits for 0)."""
+
+    @classmethod
+    def from_settings(
+        cls, session: aiohttp.ClientSession, settings: ServiceSettings, *, timeout_s: float = 30.0
+    ) -> ClickHouse:
+        """The server and database a service's ``clickhouse_*`` settings name."""
+        if settings.clickhouse_url is None:
+            raise ValueError("the service's settings name no ClickHouse (clickhouse_url is unset)")
+        return cls(
+            session,
+            url=settings.clickhouse_url,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password,
+            database=settings.clickhouse_database,
+            timeout_s=timeout_s,
+        )
 
     async def _post(self, params: dict[str, str], body: bytes) -> bytes:
         async with self._session.post(

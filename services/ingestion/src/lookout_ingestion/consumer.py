@@ -80,15 +80,9 @@ class IngestionConsumer:
 
     async def start(self) -> None:
         settings = self._settings
-        assert settings.clickhouse_url is not None
         self._session = client_session()
-        self._clickhouse = ClickHouse(
-            self._session,
-            url=settings.clickhouse_url,
-            database=settings.clickhouse_database,
-            user=settings.clickhouse_user,
-            password=settings.clickhouse_password,
-            timeout_s=settings.insert_timeout_s,
+        self._clickhouse = ClickHouse.from_settings(
+            self._session, settings, timeout_s=settings.insert_timeout_s
         )
         await apply_migrations(self._clickhouse)
         await ensure_topics(

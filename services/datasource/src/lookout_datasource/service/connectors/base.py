@@ -64,7 +64,9 @@ class ConnectionConfig(BaseModel):
     def secret(self, name: str = "password") -> str:
         """A secret field's plain value ('' when unset)."""
         value = getattr(self, name)
-        return value.get_secret_value() if isinstance(value, SecretStr) else ""
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return str(value) if value else ""
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """Every field with secrets opened (what a pool's key hashes)."""

@@ -1,0 +1,279 @@
+"""MySQL and MariaDB through aiomysql.
+
+A connection has multi-statements off (aiomysql turns them on; a query is one statement) and
+``time_zone = '+00:00'``. An execution runs after ``SET SESSION TRANSACTION READ ONLY`` (which,
+unlike a read-only transaction alone, also refuses DDL: DDL would commit the transaction first)
+inside ``START TRANSACTION READ ONLY``, under ``max_statement_time`` (MariaDB; MySQL's
+``max_execution_time``) so the server stops it. Its text starts with ``/* lookout:<execution id> */``,
+its handle: ``cancel`` finds it in ``information_schema.PROCESSLIST`` from any replica and runs
+``KILL QUERY``. Values are bound by the driver (``%s``, escaped for the server's SQL mode);
+``%`` in the text is doubled for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+import aiomysql
+import pymysql
+from pymysql.constants import CLIENT
+
+from lookout_datasource.service.connectors.base import (
+    BadCredentials,
+    Cancelled,
+    Column,
+    ColumnInfo,
+    ConnectionConfig,
+    ConnectorError,
+    MysqlConfig,
+    QueryError,
+    QueryResult,
+    QueryTimeout,
+    ReadOnlyViolation,
+    ServerInfo,
+    SourcePool,
+    UnknownDatabase,
+    Unreachable,
+)
+from lookout_datasource.service.connectors.placeholders import expand
+from lookout_datasource.service.connectors.results import elapsed_ms, result
+from lookout_datasource.service.egress import EgressPolicy
+
+GRACE_S = 2.0
+MARK = "/* lookout:{execution_id} */ "
+_BAD_CREDENTIALS = {1045, 1698, 1251}
+_CODES: dict[int, type[ConnectorError]] = {
+    1044: UnknownDatabase,
+    1049: UnknownDatabase,
+    1792: ReadOnlyViolation,
+    1290: ReadOnlyViolation,
+    1969: QueryTimeout,
+    3024: QueryTimeout,
+    1317: Cancelled,
+    2003: Unreachable,
+    2013: Unreachable,
+}
+_INTROSPECTION = """
+SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'YES', COLUMN_DEFAULT
+FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+ORDER BY TABLE_NAME, ORDINAL_POSITION
+"""
+# pymysql's field type codes → names (FIELD_TYPE's constants, inverted).
+_TYPE_NAMES = {
+    value: name.lower()
+    for name, value in vars(pymysql.constants.FIELD_TYPE).items()
+    if name.isupper() and isinstance(value, int)
+}
+
+
+def _error(error: BaseException, config: ConnectionConfig) -> ConnectorError:
+    secrets = (config.secret(),)
+    if isinstance(error, ConnectorError):
+        return error
+    if isinstance(error, pymysql.err.MySQLError) and len(error.args) >= 2:
+        code, message = error.args[0], str(error.args[1])
+        if code in _BAD_CREDENTIALS:
+            return BadCredentials(f"the server refused the login: {message}", secrets=secrets)
+        if code in _CODES:
+            return _CODES[code](message, secrets=secrets)
+        return QueryError(message, secrets=secrets)
+    if isinstance(error, TimeoutError):
+        return QueryTimeout("the server did not answer in time", secrets=secrets)
+    if isinstance(error, OSError):
+        return Unreachable(f"cannot reach {config.host}:{config.port}: {error}", secrets=secrets)
+    return QueryError(str(error) or type(error).__name__, secrets=secrets)
+
+
+def _value(value: Any) -> Any:
+    """A datetime with a zone as UTC (the session's zone), which MySQL's DATETIME lacks."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class MysqlPool:
+    """Idle connections to one source, reused; at most ``max_size`` open at once."""
+
+    def __init__(self, connector: MysqlConnector, config: ConnectionConfig, max_size: int) -> None:
+        self._connector = connector
+        self._config = config
+        self._idle: list[aiomysql.Connection] = []
+        self._slots = asyncio.Semaphore(max_size)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[aiomysql.Connection]:
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else None
+            if connection is None or connection.closed:
+                connection = await self._connector.connect(self._config)
+            try:
+                yield connection
+            except BaseException:
+                connection.close()
+                raise
+            if not connection.closed:
+                self._idle.append(connection)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+class MysqlConnector:
+    kind = "mysql"
+
+    def __init__(self, egress: EgressPolicy) -> None:
+        self.egress = egress
+
+    async def connect(self, config: ConnectionConfig) -> aiomysql.Connection:
+        """A new connection to ``config``'s checked address."""
+        settings = cast(MysqlConfig, config)
+        address = (await self.egress.resolve(settings.host, settings.port))[0]
+        context = None
+        if settings.ssl:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        connection = aiomysql.Connection(
+            host=address,
+            port=settings.port,
+            user=settings.user,
+            password=settings.secret(),
+            db=settings.database,
+            connect_timeout=settings.connect_timeout_s,
+            charset="utf8mb4",
+            autocommit=True,
+            ssl=context,
+            init_command="SET time_zone = '+00:00'",
+            program_name="lookout",
+        )
+        connection.client_flag &= ~CLIENT.MULTI_STATEMENTS
+        try:
+            await connection._connect()
+        except Exception as error:
+            connection.close()
+            raise _error(error, config) from None
+        return connection
+
+    @asynccontextmanager
+    async def _connection(
+        self, config: ConnectionConfig, pool: SourcePool | None
+    ) -> AsyncIterator[aiomysql.Connection]:
+        if pool is not None:
+            async with cast(MysqlPool, pool).acquire() as connection:
+                yield connection
+            return
+        connection = await self.connect(config)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    async def open_pool(self, config: ConnectionConfig, *, max_size: int) -> SourcePool:
+        return MysqlPool(self, config, max_size)
+
+    async def test(self, config: ConnectionConfig) -> ServerInfo:
+        async with self._connection(config, None) as connection:
+            started = time.monotonic()
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute("SELECT VERSION()")
+                    (version,) = await cursor.fetchone()
+            except Exception as error:
+                raise _error(error, config) from None
+        flavour = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
+        return ServerInfo(version=f"{flavour} {version}", latency_ms=elapsed_ms(started))
+
+    async def introspect(
+        self, config: ConnectionConfig, *, pool: SourcePool | None = None
+    ) -> list[ColumnInfo]:
+        async with self._connection(config, pool) as connection:
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(_INTROSPECTION)
+                    found = await cursor.fetchall()
+            except Exception as error:
+                raise _error(error, config) from None
+        return [
+            ColumnInfo(str(row[0]), str(row[1]), str(row[2]), str(row[3]), bool(row[4]), row[5])
+            for row in found
+        ]
+
+    async def execute(
+        self,
+        config: ConnectionConfig,
+        sql: str,
+        parameters: dict[str, Any],
+        *,
+        row_limit: int,
+        timeout_s: float,
+        execution_id: UUID,
+        pool: SourcePool | None = None,
+    ) -> QueryResult:
+        values: list[Any] = []
+
+        def bound(value: Any) -> str:
+            values.append(_value(value))
+            return "%s"
+
+        query = MARK.format(execution_id=execution_id) + expand(
+            sql, parameters, bound, text=lambda part: part.replace("%", "%%")
+        )
+        started = time.monotonic()
+        async with self._connection(config, pool) as connection:
+            limit = (
+                f"max_statement_time = {max(timeout_s, 0.001):.3f}"
+                if "mariadb" in connection.get_server_info().lower()
+                else f"max_execution_time = {max(1, round(timeout_s * 1000))}"
+            )
+            try:
+                async with asyncio.timeout(timeout_s + GRACE_S):
+                    cursor = await connection.cursor(aiomysql.SSCursor)
+                    await cursor.execute(f"SET SESSION {limit}")
+                    await cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                    await cursor.execute("START TRANSACTION READ ONLY")
+                    await cursor.execute(query, tuple(values))
+                    fetched = await cursor.fetchmany(row_limit + 1)
+                    columns = [
+                        Column(name=field[0], type=_TYPE_NAMES.get(field[1], "unknown"))
+                        for field in cursor.description or ()
+                    ]
+                    if len(fetched) > row_limit:
+                        connection.close()  # rows left unread: the connection is not reusable
+                    else:
+                        await cursor.close()
+                        await connection.rollback()
+            except TimeoutError:
+                await asyncio.shield(self._kill(config, execution_id))
+                raise QueryTimeout("the query ran too long and was stopped") from None
+            except Exception as error:
+                raise _error(error, config) from None
+        return result(columns, fetched, row_limit=row_limit, started=started)
+
+    async def _kill(self, config: ConnectionConfig, execution_id: UUID) -> bool:
+        mark = MARK.format(execution_id=execution_id)
+        async with self._connection(config, None) as connection:
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(
+                        "SELECT ID FROM information_schema.PROCESSLIST"
+                        " WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                        (mark + "%",),
+                    )
+                    found = await cursor.fetchall()
+                    for (thread,) in found:
+                        await cursor.execute("KILL QUERY %s", (int(thread),))
+            except Exception as error:
+                raise _error(error, config) from None
+        return bool(found)
+
+    async def cancel(self, config: ConnectionConfig, execution_id: UUID) -> bool:
+        return await self._kill(config, execution_id)

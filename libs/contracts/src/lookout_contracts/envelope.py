@@ -49,7 +49,10 @@ class Envelope(BaseModel, Generic[DataT]):
     def _aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("time must carry a timezone")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+            raise ValueError("time is out of range in UTC") from None
 
     @field_serializer("time")
     def _serialize_time(self, value: datetime) -> str:

@@ -170,6 +170,8 @@ def _read_time(event: Any) -> None:
         raise ValueError("time: no Z or ±HH:MM offset")
     if clock != 19 and (text[19] != "." or not 21 <= clock <= 26):
         raise ValueError("time: a fraction of 1 to 6 digits only")
+    if text[:4] in ("0001", "9999"):
+        raise ValueError("time: the first and last years may leave UTC's range")
     msgspec.structs.force_setattr(event, "time", datetime.fromisoformat(text))
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from lookout_kit.app import create_service_app
+from lookout_kit.auth import Authenticator
 
 from lookout_datasource import subscribers
 from lookout_datasource.endpoints import ROUTERS
 from lookout_datasource.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, authenticator: Authenticator | None = None
+) -> FastAPI:
+    """``authenticator``: tests' keys instead of identity's JWKS."""
     settings = settings or Settings()
     return create_service_app(
         settings,
@@ -19,5 +23,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The datasource service: data sources, schema introspection, saved queries and their execution.",
         routers=ROUTERS,
         subscribers=subscribers.routers(settings),
-        auth=True,
+        auth=authenticator or True,
     )

@@ -1,9 +1,11 @@
-"""The datasource API's HTTP handlers, one module per resource (none yet; to come:
-`data_sources.py`, `saved_queries.py`, `executions.py`): parse, take the kit's ``CallerDep`` and
-``PoolDep``, call a use case, shape the response."""
+"""The datasource API's HTTP handlers, one module per resource (`data_sources.py`,
+`saved_queries.py`; executions to come): parse, take the kit's ``CallerDep`` and ``PoolDep``, call
+a use case, shape the response."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from lookout_datasource.endpoints import data_sources, saved_queries
+
+ROUTERS: list[APIRouter] = [data_sources.router, saved_queries.router]

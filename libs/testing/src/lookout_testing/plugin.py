@@ -14,6 +14,7 @@ from lookout_kit.migrate import apply_migrations
 from lookout_testing.broker import PrivateBroker
 from lookout_testing.clickhouse import temporary_clickhouse_database
 from lookout_testing.databases import temporary_database
+from lookout_testing.mysql import MysqlDatabase, temporary_mysql_database
 from lookout_testing.postgres import PrivatePostgres
 from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
@@ -60,6 +61,14 @@ async def clickhouse(servers: Servers) -> AsyncIterator[ClickHouse]:
     """A client bound to a fresh ClickHouse database of this test's own (dropped after it)."""
     async with temporary_clickhouse_database(servers.clickhouse) as client:
         yield client
+
+
+@pytest.fixture
+async def mysql_database(servers: Servers) -> AsyncIterator[MysqlDatabase]:
+    """A fresh MySQL/MariaDB database and a user of its own with every privilege on it (and no
+    other), both dropped after the test."""
+    async with temporary_mysql_database(servers.mysql) as database:
+        yield database
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(default=2_000, ge=1, le=50_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_linger_s: float = Field(
-        default=0.005, ge=0, le=1, description="After a wake-up, wait this long to batch commits"
+        default=0.05, ge=0, le=1, description="After a wake-up, wait this long to batch commits"
     )
     outbox_retention_hours: float = Field(default=72.0, ge=0)
     outbox_prune_interval_s: float = Field(default=300.0, gt=0)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from lookout_dashboard.schemas.document import (
     GRID_COLUMNS,
     Document,
-    LayoutItem,
     document_json_schema,
     reference_errors,
 )
@@ -122,43 +121,51 @@ def test_reference_errors_point_at_the_field(change: Any, loc: list[str]) -> Non
     assert [error["loc"] for error in errors] == [loc]
 
 
-items = st.builds(
-    lambda x, y, w, h: {"component_id": "c", "x": x, "y": y, "w": w, "h": h},
-    st.integers(0, GRID_COLUMNS - 1),
-    st.integers(0, 30),
-    st.integers(1, GRID_COLUMNS),
-    st.integers(1, 10),
-)
-
-
-@given(st.lists(items, min_size=2, max_size=6))
-def test_overlap_check_matches_rectangle_intersection(raw: list[dict[str, int]]) -> None:
-    raw = [item for item in raw if item["x"] + item["w"] <= GRID_COLUMNS]
-    components = [{"id": f"c{i}", "type": "text"} for i in range(len(raw))]
-    for index, item in enumerate(raw):
-        item["component_id"] = f"c{index}"
-    document = Document.model_validate({"components": components, "layout": {"items": raw}})
-    reported = {
-        int(e["loc"][3]) for e in reference_errors(document) if e["msg"].startswith("overlaps")
+@st.composite
+def layout_items(draw: st.DrawFn) -> dict[str, int]:
+    """An item inside the grid (x + w within its width), on a few rows so that items meet often."""
+    x = draw(st.integers(0, GRID_COLUMNS - 1))
+    return {
+        "x": x,
+        "y": draw(st.integers(0, 16)),
+        "w": draw(st.integers(1, GRID_COLUMNS - x)),
+        "h": draw(st.integers(1, 4)),
     }
 
-    def intersects(a: LayoutItem, b: LayoutItem) -> bool:
-        return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
 
-    placed = list(document.layout.items)
-    expected = {
-        i for i in range(len(placed)) if any(intersects(placed[i], placed[j]) for j in range(i))
+def cells(item: dict[str, int]) -> set[tuple[int, int]]:
+    return {
+        (row, column)
+        for row in range(item["y"], item["y"] + item["h"])
+        for column in range(item["x"], item["x"] + item["w"])
     }
-    # An item overlapping an earlier one is reported; its cells are then not marked, so a third item
-    # can only be reported against items that were placed.
-    accepted: list[LayoutItem] = []
-    expected: set[int] = set()
-    for index, item in enumerate(placed):
-        if any(intersects(item, other) for other in accepted):
-            expected.add(index)
-        else:
-            accepted.append(item)
-    assert reported == expected
+
+
+@given(st.lists(layout_items(), min_size=2, max_size=6))
+def test_overlaps_are_reported_truly_and_leave_a_layout_without_them(
+    raw: list[dict[str, int]],
+) -> None:
+    """Items may not overlap (README). Each report names an earlier item sharing a cell with it; the
+    items not reported share no cell; and each reported item shares one with an item that stays."""
+    placed = [{**item, "component_id": f"c{index}"} for index, item in enumerate(raw)]
+    components = [{"id": item["component_id"], "type": "text"} for item in placed]
+    document = Document.model_validate({"components": components, "layout": {"items": placed}})
+    reports = {
+        int(error["loc"][3]): int(error["msg"].removeprefix("overlaps layout item "))
+        for error in reference_errors(document)
+    }
+    assert all(error["msg"].startswith("overlaps") for error in reference_errors(document))
+    taken = [cells(item) for item in raw]
+    event(f"{len(reports)} of {len(raw)} items reported")
+
+    for index, other in reports.items():
+        assert other < index and taken[index] & taken[other], (index, other)
+    kept = [index for index in range(len(raw)) if index not in reports]
+    for position, index in enumerate(kept):
+        for earlier in kept[:position]:
+            assert not taken[index] & taken[earlier], f"items {earlier} and {index} overlap"
+    for index in reports:
+        assert any(taken[index] & taken[other] for other in kept), f"{index} blocked by nothing"
 
 
 def test_json_schema_is_published_with_every_component_kind() -> None:

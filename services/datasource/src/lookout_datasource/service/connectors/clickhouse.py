@@ -15,6 +15,7 @@ aiohttp then connects to that address (TLS still checks the host name).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import socket
@@ -108,6 +109,10 @@ class ClickhousePool:
         await self.session.close()
 
 
+def _basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def _bound(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -182,7 +187,7 @@ class ClickhouseConnector:
                 f"{scheme}://{settings.host}:{settings.port}/",
                 params={"database": settings.database, **params},
                 data=body.encode(),
-                auth=aiohttp.BasicAuth(settings.user, settings.secret()),
+                headers={"Authorization": _basic_auth(settings.user, settings.secret())},
                 timeout=aiohttp.ClientTimeout(
                     total=timeout_s, sock_connect=settings.connect_timeout_s
                 ),

@@ -106,6 +106,7 @@ class MysqlPool:
         self._config = config
         self._idle: list[aiomysql.Connection] = []
         self._slots = asyncio.Semaphore(max_size)
+        self._closed = False
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[aiomysql.Connection]:
@@ -118,10 +119,13 @@ class MysqlPool:
             except BaseException:
                 connection.close()
                 raise
-            if not connection.closed:
+            if self._closed:
+                connection.close()
+            elif not connection.closed:
                 self._idle.append(connection)
 
     async def close(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()

@@ -1,5 +1,9 @@
 """The identity service's public keys (JWKS), cached; refetched on an unknown ``kid``.
 
+Every ``refresh_interval_s`` the keys are refetched in the background: the request that finds them
+stale is answered from the cache (a key identity retired is refused from the end of that fetch
+on), so no request waits for identity except one carrying a ``kid`` not in the cache.
+
 Fetches happen at most once per ``min_refetch_interval_s`` (a request with an unknown kid waits for
 the next slot), so that a flood of tokens with made-up kids cannot turn into a flood of requests to
 identity. When identity is unreachable the
@@ -38,11 +42,11 @@ class HttpKeySource:
         self._timeout_s = timeout_s
 
     async def fetch(self) -> dict[str, Any]:
-        if self._client is not None:
-            response = await self._client.get(self._url, timeout=self._timeout_s)
-        else:
-            async with httpx.AsyncClient(timeout=self._timeout_s) as client:
-                response = await client.get(self._url)
+        if self._client is None:
+            # One client for the process's life: a new one per fetch costs a TLS context (ms of
+            # CPU in the event loop that serves requests).
+            self._client = httpx.AsyncClient(timeout=self._timeout_s)
+        response = await self._client.get(self._url, timeout=self._timeout_s)
         response.raise_for_status()
         document = response.json()
         if not isinstance(document, dict):
@@ -66,14 +70,20 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
         """The public key ``kid``, or None when identity does not publish it."""
         now = time.monotonic()
-        stale = now - self._fetched_at > self._refresh_interval_s
-        if kid not in self._keys or stale:
+        key = self._keys.get(kid)
+        if key is None:
             await self._refresh(now)
-        return self._keys.get(kid)
+            return self._keys.get(kid)
+        if now - self._fetched_at > self._refresh_interval_s and (
+            self._background is None or self._background.done()
+        ):
+            self._background = asyncio.create_task(self._refresh(now))
+        return key
 
     async def _refresh(self, requested_at: float) -> None:
         async with self._lock:

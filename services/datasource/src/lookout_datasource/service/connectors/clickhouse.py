@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import re
 import socket
@@ -109,6 +110,18 @@ class ClickhousePool:
         await self.session.close()
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -180,11 +193,13 @@ class ClickhouseConnector:
         timeout_s: float,
     ) -> bytes:
         settings = cast(ClickhouseConfig, config)
+        if _is_address(settings.host):  # aiohttp asks its resolver about names only
+            await self.egress.resolve(settings.host, settings.port)
         scheme = "https" if settings.secure else "http"
         session = cast(ClickhousePool, pool).session if pool is not None else self._session()
         try:
             async with session.post(
-                f"{scheme}://{settings.host}:{settings.port}/",
+                f"{scheme}://{_url_host(settings.host)}:{settings.port}/",
                 params={"database": settings.database, **params},
                 data=body.encode(),
                 headers={"Authorization": _basic_auth(settings.user, settings.secret())},

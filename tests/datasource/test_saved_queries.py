@@ -97,6 +97,8 @@ async def test_pages_by_name(datasource: DatasourceService, tenant: uuid.UUID) -
         [{"name": "a", "type": "list", "default": "x"}],
         [{"name": "a", "type": "text", "options": ["x"]}],
         [{"name": "a", "type": "text", "unknown": 1}],
+        [{"name": "a", "type": "text", "default": "nul \u0000 inside"}],
+        [{"name": "a", "type": "list", "options": ["x", "\u0000"]}],
     ],
 )
 async def test_bad_parameters_are_422(
@@ -111,6 +113,19 @@ async def test_bad_parameters_are_422(
     error = response.json()["error"]
     assert error["code"] == "invalid"
     assert all(detail["loc"][:2] == ["body", "parameters"] for detail in error["details"])
+
+
+async def test_text_postgresql_cannot_store_is_422_not_500(
+    datasource: DatasourceService, tenant: uuid.UUID
+) -> None:
+    source_id = await a_source_of(datasource, tenant)
+    editor = datasource.client(Actor(tenant, EDITOR))
+    for field in ("description", "query_text"):
+        body = a_query(source_id, **{field: "a \u0000 b"})
+        response = await editor.request("POST", "/saved-queries", json=body)
+        assert response.status_code == 422, (field, response.text)
+    listed = await editor.request("GET", "/saved-queries", params={"q": "\u0000"})
+    assert listed.status_code == 422
 
 
 async def test_every_parameter_type_with_a_good_default(

@@ -40,7 +40,9 @@ async def list_saved_queries(
     caller: CallerDep,
     pool: PoolDep,
     data_source_id: UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in the name")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Text in the name")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1_000)] = None,
 ) -> SavedQueryPage:

@@ -39,6 +39,8 @@ def _text(value: Any) -> str:
         raise ValueError("must be a string")
     if len(value) > MAX_TEXT:
         raise ValueError(f"must be at most {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -81,7 +83,7 @@ class Parameter(BaseModel):
 
     name: ParameterName
     type: ParameterType
-    title: Annotated[str, StringConstraints(max_length=255)] | None = None
+    title: Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")] | None = None
     required: bool = False
     default: Any = Field(default=None, description="A value of the parameter's type, or null")
     options: list[Any] | None = Field(

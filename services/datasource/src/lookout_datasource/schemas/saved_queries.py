@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from lookout_datasource.repository.saved_queries import SavedQueryRow
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Description = Annotated[str, Field(max_length=10_000)]
-QueryText = Annotated[str, Field(min_length=1, max_length=100_000)]
+# PostgreSQL's text refuses NUL: refused here as bad input, not met there as a server error.
+Description = Annotated[str, Field(max_length=10_000, pattern=r"^[^\x00]*$")]
+QueryText = Annotated[str, Field(min_length=1, max_length=100_000, pattern=r"^[^\x00]*$")]
 Parameters = Annotated[list[Parameter], Field(max_length=100), AfterValidator(check_unique_names)]
 Level = Literal["view", "edit", "admin"]
 

@@ -1,4 +1,5 @@
-"""Authenticated fuzzing: identity's and dashboard's endpoints get a valid token, not only 401s.
+"""Authenticated fuzzing: identity's, dashboard's and datasource's endpoints get a valid token, not
+only 401s.
 
 A tenant of the fuzz's own is signed up once through the gateway; its admin's API key is exchanged
 for short-lived access tokens (an API-key token survives whatever the fuzzer does: logging out or
@@ -50,7 +51,7 @@ def _fuzz_api_key() -> str:
 
 
 # Services whose endpoints the fuzz calls with a token of the fuzz tenant's admin.
-_AUTHENTICATED = ("/api/identity", "/api/dashboard")
+_AUTHENTICATED = ("/api/identity", "/api/dashboard", "/api/datasource")
 
 
 def _authenticated(case: schemathesis.Case) -> bool:

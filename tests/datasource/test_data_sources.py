@@ -123,6 +123,11 @@ async def test_bad_bodies_are_422_with_stable_codes(
     )
     assert host_removed.status_code == 422
     assert host_removed.json()["error"]["code"] == "invalid_connection_config"
+    unknown_key = await admin.request(
+        "PATCH", f"/data-sources/{created['id']}", json={"connection_config": {"bogus": None}}
+    )
+    assert unknown_key.status_code == 422
+    assert unknown_key.json()["error"]["code"] == "invalid_connection_config"
 
 
 async def test_names_are_unique_in_a_tenant(

@@ -93,13 +93,14 @@ def open_config(box: SecretBox, row: DataSourceRow) -> ConnectionConfig:
 
 def merged(box: SecretBox, row: DataSourceRow, patch: dict[str, Any]) -> ConnectionConfig:
     """The row's settings with ``patch`` applied: a key given replaces, a key omitted stays, a key
-    set to null goes back to its default (a secret: cleared); a secret sent as the mask is kept."""
+    set to null goes back to its default (a secret: cleared); a secret sent as the mask is kept.
+    An unknown key is refused, null or not."""
     secrets = secret_fields(row.type)
     document: dict[str, Any] = {**row.connection_config, **_opened_secrets(box, row)}
     for key, value in patch.items():
         if key in secrets and value == MASK:
             continue
-        if value is None:
+        if value is None and key in config_model(row.type).model_fields:
             document.pop(key, None)
         else:
             document[key] = value

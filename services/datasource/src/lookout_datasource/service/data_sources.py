@@ -166,13 +166,14 @@ async def update_data_source(
 ) -> DataSource:
     async with pool.acquire() as conn, conn.transaction():
         before = await load_data_source(conn, caller, data_source_id, "update", for_update=True)
-        config = connections.open_config(box, before)
+        current = connections.open_config(box, before)
+        config = current
         if body.connection_config is not None:
             config = connections.merged(box, before, body.connection_config)
         changed_fields: list[str] = []
         if body.name is not None and body.name != before.name:
             changed_fields.append("name")
-        if config != connections.open_config(box, before):
+        if config != current:
             changed_fields.append("connection_config")
         if not changed_fields:
             return shown(before)  # nothing changes: no new version, no event

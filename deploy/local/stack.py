@@ -38,6 +38,13 @@ from stack_config import (
     parse_scale,
     render_all,
 )
+from stack_mariadb import (
+    MARIADB_PORT,
+    MariadbError,
+    ensure_mariadb,
+    mariadb_kind,
+    stop_private_mariadb,
+)
 from stack_postgres import PostgresError, ensure_postgres, postgres_kind, stop_private_postgres
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -422,7 +429,8 @@ def command_up(scale: dict[str, int], timeout: float) -> None:
     ensure_system_packages()
     try:
         postgres = ensure_postgres(DATA_DIR, apt_install=apt_install)
-    except PostgresError as error:
+        mariadb = ensure_mariadb(DATA_DIR, apt_install=apt_install)
+    except (PostgresError, MariadbError) as error:
         raise StackError(str(error)) from error
     plan = current_plan(scale)
     if not plan.tansu.is_file():
@@ -441,7 +449,7 @@ def command_up(scale: dict[str, int], timeout: float) -> None:
         reconfigure(plan, changed, timeout)
     log("waiting until every part is ready")
     wait_until_ready(plan, timeout)
-    print_summary(plan, postgres)
+    print_summary(plan, postgres, mariadb)
 
 
 def reconfigure(plan: StackPlan, changed: set[Path], timeout: float) -> None:
@@ -471,7 +479,7 @@ def reconfigure(plan: StackPlan, changed: set[Path], timeout: float) -> None:
         log("already up, nothing changed")
 
 
-def print_summary(plan: StackPlan, postgres: str) -> None:
+def print_summary(plan: StackPlan, postgres: str, mariadb: str) -> None:
     relative_data = os.path.relpath(plan.data_dir, Path.cwd())
     print(f"\nLookout local stack is up ({len(plan.programs())} programs under supervisord)")
     print(f"  gateway     {GATEWAY_URL}   (its own health: {GATEWAY_URL}/healthz)")
@@ -489,6 +497,7 @@ def print_summary(plan: StackPlan, postgres: str) -> None:
         "starts their offsets at 0 again; ingestion stores their new events)"
     )
     print(f"  PostgreSQL  postgresql://postgres@{HOST}:{POSTGRES_PORT} ({postgres})")
+    print(f"  MariaDB     mysql://lookout@{HOST}:{MARIADB_PORT} ({mariadb})")
     print(f"  logs        {relative_data}/logs/   (make logs NAME=<program or service>)")
     print(f"  supervisor  .venv/bin/supervisorctl -c {relative_data}/supervisord.conf status")
     print(f"  state       {relative_data}/stack.json")
@@ -528,6 +537,8 @@ def command_down(timeout: float = 60) -> None:
             log(f"killed leftover processes: {sorted(leftovers)}")
     if stop_private_postgres(DATA_DIR):
         log("stopped the private PostgreSQL cluster")
+    if stop_private_mariadb(DATA_DIR):
+        log("stopped the private MariaDB server")
     log("down")
 
 
@@ -556,6 +567,7 @@ def command_ps() -> int:
             f"{ports.get(name, ''):>5}  {info['description']}"
         )
     print(f"postgres       {postgres_kind(DATA_DIR)} on {HOST}:{POSTGRES_PORT}")
+    print(f"mariadb        {mariadb_kind(DATA_DIR)} on {HOST}:{MARIADB_PORT}")
     return 0
 
 
@@ -579,7 +591,7 @@ def command_status() -> int:
         print(f"not ready: {name}: {problem}")
     if not_ready or not_running:
         return 1
-    print_summary(plan, postgres_kind(DATA_DIR))
+    print_summary(plan, postgres_kind(DATA_DIR), mariadb_kind(DATA_DIR))
     return 0
 
 

@@ -23,5 +23,5 @@ class Servers:
             kafka=os.environ.get("LOOKOUT_TEST_KAFKA", "127.0.0.1:9092"),
             clickhouse=os.environ.get("LOOKOUT_TEST_CLICKHOUSE", "http://127.0.0.1:8123"),
             gateway=os.environ.get("LOOKOUT_TEST_GATEWAY", "http://127.0.0.1:8080"),
-            mysql=os.environ.get("LOOKOUT_TEST_MYSQL", "mysql://root@127.0.0.1:3306"),
+            mysql=os.environ.get("LOOKOUT_TEST_MYSQL", "mysql://lookout@127.0.0.1:3306"),
         )

@@ -1,10 +1,12 @@
-"""What the execution endpoints will call: ``load_data_source``, ``require_execute`` and
-``get_data_source_with_secrets`` (a source made through the API, read back by the use cases)."""
+"""What the execution endpoints and the schema refresh will use: ``load_data_source``,
+``require_execute``, ``get_data_source_with_secrets`` and the lease columns (a source made through
+the API, read back by the use cases)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -18,6 +20,7 @@ from lookout_kit.auth.caller import Caller, Permission
 from lookout_kit.auth.conditions import Conditions
 from lookout_kit.database import create_pool
 from lookout_kit.errors import Forbidden, NotFound
+from lookout_kit.lease import claim_due, complete
 
 from .conftest import DatasourceService
 from .support import ADMIN, PASSWORD, Actor
@@ -87,3 +90,26 @@ async def test_the_secrets_open_for_a_connector(
     )
     with pytest.raises(Exception, match="failed authentication"):
         await get_data_source_with_secrets(conn, box, tenant, uuid.UUID(other["id"]))
+
+
+async def test_data_sources_follow_the_lease_contract(
+    datasource: DatasourceService, tenant: uuid.UUID, conn: asyncpg.Connection
+) -> None:
+    """The schema refresh's columns (next_run_at, leased_until, leased_by) work with the kit's
+    lease: a new source is due at once, one claimer gets it, completing schedules the next run."""
+    created = await datasource.client(Actor(tenant, ADMIN)).create_source()
+    source_id = uuid.UUID(created["id"])
+    first = await claim_due(conn, "data_sources", limit=10, lease_s=30, owner="a", only=[source_id])
+    assert [row["id"] for row in first] == [source_id]
+    assert (
+        await claim_due(conn, "data_sources", limit=10, lease_s=30, owner="b", only=[source_id])
+        == []
+    )
+    assert (
+        await complete(conn, "data_sources", [source_id], owner="a", next_run=timedelta(hours=1))
+        == 1
+    )
+    assert (
+        await claim_due(conn, "data_sources", limit=10, lease_s=30, owner="b", only=[source_id])
+        == []
+    )

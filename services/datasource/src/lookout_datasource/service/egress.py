@@ -18,6 +18,9 @@ import ipaddress
 import socket
 from dataclasses import dataclass, field
 
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings
+
 from lookout_datasource.service.connectors.base import EgressRefused, Unreachable
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,6 +51,29 @@ class PlatformServer:
         return address in self.network and (self.port is None or self.port == port)
 
 
+class EgressSettings(BaseSettings):
+    """The egress knobs (``<PREFIX>EGRESS_ALLOW_LOOPBACK=true`` in the local stack)."""
+
+    egress_allow_loopback: bool = Field(
+        default=False, description="Data sources may point at loopback addresses"
+    )
+    egress_allow_private_networks: bool = Field(
+        default=False, description="Data sources may point at private (non-global) addresses"
+    )
+    egress_platform_servers: tuple[str, ...] = Field(
+        default=(),
+        description="The platform's own servers, always refused: addresses or networks, each"
+        " with an optional port (10.0.0.0/8, 127.0.0.1:5432, [::1]:9092)",
+    )
+
+    @field_validator("egress_platform_servers")
+    @classmethod
+    def _servers_parse(cls, servers: tuple[str, ...]) -> tuple[str, ...]:
+        for server in servers:
+            PlatformServer.parse(server)
+        return servers
+
+
 @dataclass(frozen=True)
 class EgressPolicy:
     allow_loopback: bool = False
@@ -66,6 +92,14 @@ class EgressPolicy:
             allow_loopback=allow_loopback,
             allow_private_networks=allow_private_networks,
             platform_servers=tuple(PlatformServer.parse(entry) for entry in platform_servers),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: EgressSettings) -> EgressPolicy:
+        return cls.of(
+            allow_loopback=settings.egress_allow_loopback,
+            allow_private_networks=settings.egress_allow_private_networks,
+            platform_servers=settings.egress_platform_servers,
         )
 
     def refusal(self, address: Address, port: int) -> str | None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import Field
+
 from lookout_datasource.service.connectors import registry
 from lookout_datasource.service.connectors.base import (
     ColumnInfo,
@@ -29,7 +31,20 @@ from lookout_datasource.service.connectors.base import (
     ServerInfo,
     SourcePool,
 )
-from lookout_datasource.service.egress import EgressPolicy
+from lookout_datasource.service.egress import EgressPolicy, EgressSettings
+
+
+class ConnectorSettings(EgressSettings):
+    """The connectors' knobs, mixed into the service's settings:
+    ``class Settings(ConnectorSettings, SecretBoxSettings, AuthSettings, ServiceSettings)``,
+    then ``ConnectorPools.from_settings(settings)``."""
+
+    pool_max_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Executions of one data source at once"
+    )
+    pool_idle_close_s: float = Field(
+        default=300.0, gt=0, description="A source's pool unused this long is closed"
+    )
 
 
 def config_key(kind: str, config: ConnectionConfig) -> str:
@@ -61,6 +76,14 @@ class ConnectorPools:
         self._connectors: dict[str, Connector] = {}
         self._sources: dict[UUID, _Source] = {}
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: ConnectorSettings) -> ConnectorPools:
+        return cls(
+            EgressPolicy.from_settings(settings),
+            max_concurrency=settings.pool_max_concurrency,
+            idle_close_s=settings.pool_idle_close_s,
+        )
 
     def connector(self, kind: str) -> Connector:
         if kind not in self._connectors:

@@ -190,6 +190,13 @@ def _program(
     return "\n".join(lines) + "\n"
 
 
+SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
+    # Data sources on this machine's own servers (loopback) are what the local stack demos and
+    # tests: allowed here, refused by default.
+    "datasource": {"EGRESS_ALLOW_LOOPBACK": "true"},
+}
+
+
 def render_supervisord_conf(plan: StackPlan) -> str:
     data, logs = plan.data_dir, plan.log_dir
     sections = [
@@ -255,6 +262,10 @@ serverurl=unix://{plan.socket}
                     f"{prefix}HOST": HOST,
                     f"{prefix}ROOT_PATH": f"/api/{replica.service}",
                     "PYTHONUNBUFFERED": "1",
+                    **{
+                        f"{prefix}{name}": value
+                        for name, value in SERVICE_ENVIRONMENT.get(replica.service, {}).items()
+                    },
                 },
             )
         )

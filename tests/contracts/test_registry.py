@@ -59,6 +59,7 @@ ISSUE_EVENT_TYPES = {
     },
     "datasource": {
         "data_source.created", "data_source.updated", "data_source.deleted", "data_source.tested",
+        "data_source.schema_refreshed",
         "saved_query.created", "saved_query.updated", "saved_query.deleted", "query.executed",
     },
     "alert": {

@@ -80,6 +80,12 @@ DECLARATIONS: Final[Mapping[str, tuple[EventDeclaration, ...]]] = {
         declare("data_source.updated", 1, datasource.DataSourceUpdatedV1, subject="data_source"),
         declare("data_source.deleted", 1, datasource.DataSourceDeletedV1, subject="data_source"),
         declare("data_source.tested", 1, datasource.DataSourceTestedV1, subject="data_source"),
+        declare(
+            "data_source.schema_refreshed",
+            1,
+            datasource.DataSourceSchemaRefreshedV1,
+            subject="data_source",
+        ),
         declare("saved_query.created", 1, datasource.SavedQueryCreatedV1, subject="saved_query"),
         declare("saved_query.updated", 1, datasource.SavedQueryUpdatedV1, subject="saved_query"),
         declare("saved_query.deleted", 1, datasource.SavedQueryDeletedV1, subject="saved_query"),

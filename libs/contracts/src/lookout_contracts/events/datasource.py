@@ -16,6 +16,7 @@ from lookout_contracts.events.base import ErrorMessage, EventData, Name
 DataSourceType = Literal["postgresql", "clickhouse", "mysql"]
 QueryStatus = Literal["success", "failed", "cancelled", "timeout"]
 QueryText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+ErrorCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -52,6 +53,24 @@ class DataSourceTestedV1(EventData):
     succeeded: bool
     latency_ms: Annotated[int, Field(ge=0, le=UINT32_MAX)] | None
     error: ErrorMessage | None
+    error_code: ErrorCode | None = None
+    """Why it failed, as a stable code (``bad_credentials``, ``unreachable``, ``timeout``,
+    ``unknown_database``, ``egress_refused``, ...)."""
+
+
+class DataSourceSchemaRefreshedV1(EventData):
+    """The schema browser read a data source's tables and columns again, or failed to.
+
+    The counts are what the browser holds after the refresh (unchanged when it failed);
+    ``removed_columns``: how many columns it dropped because the source no longer has them.
+    """
+
+    succeeded: bool
+    tables: int = Field(ge=0, le=UINT32_MAX)
+    columns: int = Field(ge=0, le=UINT32_MAX)
+    removed_columns: int = Field(ge=0, le=UINT32_MAX)
+    error: ErrorMessage | None
+    error_code: ErrorCode | None
 
 
 # Saved queries (subject: the saved query) --------------------------------------------------------

@@ -346,3 +346,19 @@ async def test_no_secret_in_any_response_event_or_log_line(
     lines = [f"{record.getMessage()} {record.__dict__}" for record in caplog.records]
     assert any(created["id"] in line for line in lines)  # the service did log about it
     assert all(PASSWORD not in line for line in lines)
+
+
+async def test_if_match_refuses_a_stale_update(
+    datasource: DatasourceService, tenant: uuid.UUID
+) -> None:
+    admin = datasource.client(Actor(tenant, ADMIN))
+    created = await admin.create_source()
+    path = f"/data-sources/{created['id']}"
+    ok = await admin.request("PATCH", path, json={"name": "one"}, headers={"If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.json()["version"] == 2
+    stale = await admin.request("PATCH", path, json={"name": "two"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+    assert stale.json()["error"]["details"] == {"current_version": 2}
+    bad = await admin.request("PATCH", path, json={"name": "two"}, headers={"If-Match": "*"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_if_match"
+    assert (await admin.request("GET", path)).json()["name"] == "one"

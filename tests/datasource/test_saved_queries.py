@@ -246,3 +246,16 @@ async def test_every_change_publishes_its_event(
     assert events[1]["data"]["changed_fields"] == ["query_text", "is_public"]
     assert all(e["actor_id"] == str(editor.actor.user_id) for e in events)
     assert "sum(amount)" not in str(events)
+
+
+async def test_if_match_refuses_a_stale_update(
+    datasource: DatasourceService, tenant: uuid.UUID
+) -> None:
+    editor = datasource.client(Actor(tenant, EDITOR))
+    created = await editor.create_query(await a_source_of(datasource, tenant))
+    path = f"/saved-queries/{created['id']}"
+    ok = await editor.request("PATCH", path, json={"name": "one"}, headers={"If-Match": 'W/"1"'})
+    assert ok.status_code == 200 and ok.json()["version"] == 2
+    stale = await editor.request("PATCH", path, json={"name": "two"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+    assert (await editor.request("GET", path)).json()["name"] == "one"

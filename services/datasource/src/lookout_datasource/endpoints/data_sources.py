@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from lookout_kit.dependencies import CallerDep, PoolDep, RuntimeDep
+from lookout_kit.errors import Invalid
 from lookout_kit.secret_box import SecretBox
 
 from lookout_datasource.schemas.data_sources import (
@@ -37,6 +38,24 @@ async def secret_box_of(runtime: RuntimeDep) -> SecretBox:
 
 
 SecretBoxDep = Annotated[SecretBox, Depends(secret_box_of)]
+
+
+async def if_match_version(
+    if_match: Annotated[
+        str | None,
+        Header(max_length=64, description='The version the update is based on, e.g. "3"'),
+    ] = None,
+) -> int | None:
+    """The version an update is based on (``If-Match: "N"``, optional): 409 if it moved on."""
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 9:
+        raise Invalid('If-Match must be a version, e.g. "3"', code="invalid_if_match")
+    return int(text)
+
+
+IfMatchDep = Annotated[int | None, Depends(if_match_version)]
 
 
 @router.post(
@@ -74,7 +93,7 @@ async def get_data_source(data_source_id: UUID, caller: CallerDep, pool: PoolDep
         "omitted stays, a key set to null goes back to its default. A secret (password) omitted "
         "or sent back masked is kept; null clears it."
     ),
-    responses={**ERRORS, 403: {}, 409: {"description": "the name is taken"}},
+    responses={**ERRORS, 403: {}, 409: {"description": "the name is taken, or a stale If-Match"}},
 )
 async def update_data_source(
     data_source_id: UUID,
@@ -82,8 +101,9 @@ async def update_data_source(
     caller: CallerDep,
     pool: PoolDep,
     box: SecretBoxDep,
+    version: IfMatchDep,
 ) -> DataSource:
-    return await data_sources.update_data_source(pool, box, caller, data_source_id, body)
+    return await data_sources.update_data_source(pool, box, caller, data_source_id, body, version)
 
 
 @router.delete(

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from lookout_kit.dependencies import CallerDep, PoolDep
 
+from lookout_datasource.endpoints.data_sources import IfMatchDep
 from lookout_datasource.schemas.saved_queries import (
     SavedQuery,
     SavedQueryCreate,
@@ -59,12 +60,16 @@ async def get_saved_query(saved_query_id: UUID, caller: CallerDep, pool: PoolDep
 @router.patch(
     "/saved-queries/{saved_query_id}",
     summary="Change a saved query (the fields given; parameters as a whole)",
-    responses={**ERRORS, 403: {}},
+    responses={**ERRORS, 403: {}, 409: {"description": "a stale If-Match"}},
 )
 async def update_saved_query(
-    saved_query_id: UUID, body: SavedQueryUpdate, caller: CallerDep, pool: PoolDep
+    saved_query_id: UUID,
+    body: SavedQueryUpdate,
+    caller: CallerDep,
+    pool: PoolDep,
+    version: IfMatchDep,
 ) -> SavedQuery:
-    return await saved_queries.update_saved_query(pool, caller, saved_query_id, body)
+    return await saved_queries.update_saved_query(pool, caller, saved_query_id, body, version)
 
 
 @router.delete(

@@ -68,6 +68,17 @@ def updated_event(
     return event_of("data_source.updated", caller, row, data)
 
 
+def check_version(current: int, expected: int | None) -> None:
+    """409 ``version_conflict`` when an update based on version ``expected`` (``If-Match``) meets
+    the object at another version (the row is locked: the check holds until commit)."""
+    if expected is not None and expected != current:
+        raise Conflict(
+            f"it is at version {current}, not {expected}: reload and retry",
+            code="version_conflict",
+            details={"current_version": current},
+        )
+
+
 def name_taken(name: str) -> Conflict:
     return Conflict(
         f"the tenant already has a data source named {name!r}", code="data_source_name_taken"
@@ -163,9 +174,11 @@ async def update_data_source(
     caller: Caller,
     data_source_id: UUID,
     body: DataSourceUpdate,
+    expected_version: int | None = None,
 ) -> DataSource:
     async with pool.acquire() as conn, conn.transaction():
         before = await load_data_source(conn, caller, data_source_id, "update", for_update=True)
+        check_version(before.version, expected_version)
         current = connections.open_config(box, before)
         config = current
         if body.connection_config is not None:

@@ -39,6 +39,7 @@ from lookout_datasource.schemas.saved_queries import (
 from lookout_datasource.service import access
 from lookout_datasource.service.access import Level
 from lookout_datasource.service.cursors import decode_cursor, encode_cursor
+from lookout_datasource.service.data_sources import check_version
 
 
 def event_of(type_: str, caller: Caller | None, row: SavedQueryRow, data: BaseModel) -> Any:
@@ -163,13 +164,18 @@ async def list_saved_queries(
 
 
 async def update_saved_query(
-    pool: asyncpg.Pool, caller: Caller, saved_query_id: UUID, body: SavedQueryUpdate
+    pool: asyncpg.Pool,
+    caller: Caller,
+    saved_query_id: UUID,
+    body: SavedQueryUpdate,
+    expected_version: int | None = None,
 ) -> SavedQuery:
     given = body.model_fields_set
     async with pool.acquire() as conn, conn.transaction():
         before, level = await load_saved_query(
             conn, caller, saved_query_id, "edit", for_update=True
         )
+        check_version(before.version, expected_version)
         content = Content(
             name=body.name if body.name is not None else before.name,
             description=body.description if "description" in given else before.description,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid token"},
     404: {"description": "no such data source"},
 }
+VERSION_TEXT = re.compile(r"^[0-9]{1,9}$")
 _boxes: dict[int, tuple[Settings, SecretBox]] = {}
 
 
@@ -50,7 +52,7 @@ async def if_match_version(
     if if_match is None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 9:
+    if not VERSION_TEXT.match(text):  # ASCII digits only: str.isdigit() also takes "²"
         raise Invalid('If-Match must be a version, e.g. "3"', code="invalid_if_match")
     return int(text)
 

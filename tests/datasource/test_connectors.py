@@ -5,6 +5,7 @@ and the clear errors of a source that cannot be used."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -120,6 +121,41 @@ async def test_injection_through_text_and_enum_is_inert(source: Source, payload:
         source, "SELECT id FROM people WHERE name = {{ name }}", {"name": payload}
     )
     assert matched.rows == []
+    assert await source.people() == [(1, "ann"), (2, "bob"), (3, "o'hara")]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT id FROM people WHERE name = '{{ name }}'",
+        "SELECT id FROM people WHERE name LIKE '%{{ name }}%'",
+        'SELECT id FROM people WHERE name = "{{ name }}"',
+        "SELECT id FROM people WHERE name = 'it''s' OR name = '{{ name }}'",
+        "SELECT id FROM people WHERE name = 'a\\' OR name = '{{ name }}'",
+        "SELECT id FROM people -- {{ name }}\nWHERE 1 = 0",
+        "SELECT id FROM people /* {{ name }} */ WHERE 1 = 0",
+        "SELECT id FROM people WHERE name = '{{ name }}",
+    ],
+)
+async def test_a_placeholder_in_quotes_or_a_comment_is_refused(source: Source, query: str) -> None:
+    """Bound on the client, its value's quotes would close the author's: refused, never run.
+    (After ``'a\\'`` the placeholder is outside the quotes for a dialect where a backslash
+    escapes, and the query's last quote is left open: a syntax error there.)"""
+    with pytest.raises(ConnectorError) as raised:
+        await execute(source, query, {"name": "x' OR '1'='1' -- "})
+    assert raised.value.code == "query_error"
+    if "'a\\'" not in query or source.kind == "postgresql":
+        assert "inside a quoted string or a comment" in raised.value.message
+
+
+async def test_any_text_comes_back_as_itself(source: Source) -> None:
+    """120 strings drawn from the characters that matter to quoting, escaping and comments."""
+    draw = random.Random(1163)
+    alphabet = "'\"\\`;-/*#%$?:{}()\n\r\t aé€😀0\x1a"
+    for _ in range(120):
+        text = "".join(draw.choice(alphabet) for _ in range(draw.randint(0, 24)))
+        result = await execute(source, "SELECT {{ text }} AS text", {"text": text})
+        assert result.rows == [[text]], repr(text)
     assert await source.people() == [(1, "ann"), (2, "bob"), (3, "o'hara")]
 
 

@@ -24,6 +24,9 @@ from uuid import UUID
 import aiomysql
 import pymysql
 from pymysql.constants import CLIENT
+from pymysql.constants.SERVER_STATUS import (
+    SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
+)
 
 from lookout_datasource.service.connectors.base import (
     BadCredentials,
@@ -228,11 +231,16 @@ class MysqlConnector:
             values.append(_value(value))
             return "%s"
 
-        query = MARK.format(execution_id=execution_id) + expand(
-            sql, parameters, bound, text=lambda part: part.replace("%", "%%")
-        )
         started = time.monotonic()
         async with self._connection(config, pool) as connection:
+            query = MARK.format(execution_id=execution_id) + expand(
+                sql,
+                parameters,
+                bound,
+                text=lambda part: part.replace("%", "%%"),
+                backslash_escapes=not connection.server_status & NO_BACKSLASH_ESCAPES,
+                hash_comments=True,
+            )
             limit = (
                 f"max_statement_time = {max(timeout_s, 0.001):.3f}"
                 if "mariadb" in connection.get_server_info().lower()

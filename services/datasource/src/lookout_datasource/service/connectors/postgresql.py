@@ -190,7 +190,7 @@ class PostgresqlConnector:
             values.append(value)
             return f"${len(values)}{_cast(value)}"
 
-        query = expand(sql, parameters, bound)
+        query = expand(sql, parameters, bound, backslash_escapes=False)
         started = time.monotonic()
         async with self._connection(config, pool) as connection:
             try:

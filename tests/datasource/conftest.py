@@ -44,6 +44,9 @@ async def datasource(servers: Servers) -> AsyncIterator[DatasourceService]:
             # A group of its own: sharing the running stack's "datasource" group would rebalance both.
             identity_consumer_group=f"test-datasource-{uuid.uuid4().hex[:8]}",
             outbox_poll_interval_s=0.2,
+            # Executions connect to the machine's servers (loopback), as the local stack allows.
+            egress_allow_loopback=True,
+            execution_timeout_s=20.0,
         )
         app = create_app(settings, Authenticator(keys, issuer=ISSUER, audience=AUDIENCE))
         async with app.router.lifespan_context(app):

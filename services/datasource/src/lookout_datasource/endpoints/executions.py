@@ -1,0 +1,187 @@
+"""Executions over HTTP: run a saved query, run an ad hoc query, run a batch, see one, cancel one.
+
+**Who may call the batch.** Either a user (``Authorization: Bearer <access token>``; the batch
+runs with that user's rights), or a service acting for a user (what the dashboard service does
+through the kit's ``ServiceClient``): ``Authorization: Bearer <service token>`` whose ``tenant``
+claim names the tenant, from a service named in ``acting_services``, with the user's own access
+token in the body's ``user_access_token``. That token is verified as any access token (signature,
+expiry, revocation) and must be of the service token's tenant; the batch then runs with the
+rights it carries, as that user (the events' actor). No user id or permission is taken from the
+service on trust. A user's token with ``user_access_token`` is refused (403).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from lookout_kit.auth.caller import Caller
+from lookout_kit.auth.dependencies import authenticator_of, bearer_scheme
+from lookout_kit.dependencies import CallerDep, EventsPoolDep, PoolDep
+from lookout_kit.errors import Forbidden, Invalid, Unauthorized
+
+from lookout_datasource.schemas.executions import (
+    BatchResult,
+    CancelOutcome,
+    ExecuteAdHoc,
+    ExecuteBatch,
+    ExecuteSavedQuery,
+    Execution,
+    ExecutionResult,
+)
+from lookout_datasource.service import batch, executions
+from lookout_datasource.service.engine import EngineDep
+from lookout_datasource.service.executions import Limits
+
+router = APIRouter(tags=["executions"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no valid token"},
+    403: {"description": "not allowed"},
+    404: {"description": "no such object in the caller's tenant"},
+    422: {"description": "bad input (parameter values), or the query failed (stable code)"},
+}
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    """The request's bearer token, whichever kind (401 without one)."""
+    if credentials is None:
+        raise Unauthorized("a bearer access token is required", code="missing_token")
+    return credentials.credentials
+
+
+def _limits(body: Any) -> Limits:
+    return Limits(row_limit=body.row_limit, timeout_s=body.timeout_s, max_age_s=body.max_age_s)
+
+
+@router.post(
+    "/saved-queries/{saved_query_id}/execute",
+    summary="Run a saved query with parameter values (view rights on it suffice)",
+    responses=ERRORS,
+)
+async def execute_saved_query(
+    saved_query_id: UUID,
+    body: ExecuteSavedQuery,
+    caller: CallerDep,
+    pool: PoolDep,
+    events_pool: EventsPoolDep,
+    engine: EngineDep,
+) -> ExecutionResult:
+    async with pool.acquire() as conn:
+        plan = await executions.plan_saved_query(
+            conn, engine, caller, saved_query_id, body.values, _limits(body)
+        )
+    return await executions.run(engine, events_pool, plan)
+
+
+@router.post(
+    "/data-sources/{data_source_id}/execute",
+    summary="Run an ad hoc query (needs execute on the data source)",
+    responses=ERRORS,
+)
+async def execute_ad_hoc(
+    data_source_id: UUID,
+    body: ExecuteAdHoc,
+    caller: CallerDep,
+    pool: PoolDep,
+    events_pool: EventsPoolDep,
+    engine: EngineDep,
+) -> ExecutionResult:
+    async with pool.acquire() as conn:
+        plan = await executions.plan_ad_hoc(
+            conn,
+            engine,
+            caller,
+            data_source_id,
+            body.query_text,
+            list(body.parameters),
+            body.values,
+            _limits(body),
+        )
+    return await executions.run(engine, events_pool, plan)
+
+
+async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Caller:
+    """The user a batch runs for: the bearer's, or the one a service acts for (module doc)."""
+    verifier = authenticator_of(request).verifier
+    try:
+        caller = await verifier.verify_access(token)
+    except Unauthorized:
+        caller = None
+    if caller is not None:
+        if body.user_access_token is not None:
+            raise Forbidden(
+                "only a service may run a batch for another user", code="acting_needs_service"
+            )
+        return caller
+    service = await verifier.verify_service(token)
+    settings = request.app.state.engine.settings
+    if service.service not in settings.acting_services:
+        raise Forbidden(
+            f"service {service.service} may not act for users", code="service_may_not_act"
+        )
+    if service.tenant_id is None:
+        raise Forbidden("the service token names no tenant", code="service_token_without_tenant")
+    if body.user_access_token is None:
+        raise Invalid(
+            "a service runs a batch for a user: user_access_token is required",
+            code="user_access_token_required",
+            details=[{"loc": ["body", "user_access_token"], "msg": "required", "type": "missing"}],
+        )
+    try:
+        user = await verifier.verify_access(body.user_access_token)
+    except Unauthorized:
+        raise Unauthorized(
+            "user_access_token is invalid, expired or revoked", code="invalid_user_access_token"
+        ) from None
+    if user.tenant_id != service.tenant_id:
+        raise Forbidden(
+            "user_access_token is of another tenant than the service token",
+            code="tenant_mismatch",
+        )
+    return user
+
+
+@router.post(
+    "/executions/batch",
+    summary="Run up to 50 executions concurrently: one result or error each, in order",
+    description=__doc__,
+    responses={
+        401: ERRORS[401],
+        403: ERRORS[403],
+        422: {"description": "a malformed batch (an item's own failure is in its outcome)"},
+    },
+)
+async def execute_batch(
+    request: Request,
+    token: Annotated[str, Depends(bearer_token)],
+    body: ExecuteBatch,
+    pool: PoolDep,
+    events_pool: EventsPoolDep,
+    engine: EngineDep,
+) -> BatchResult:
+    caller = await batch_caller(request, token, body)
+    return await batch.run_batch(pool, events_pool, engine, caller, body.items)
+
+
+@router.get(
+    "/executions/{execution_id}",
+    summary="An execution's status (its starter or an admin)",
+    responses=ERRORS,
+)
+async def get_execution(execution_id: UUID, caller: CallerDep, pool: PoolDep) -> Execution:
+    return await executions.get_execution(pool, caller, execution_id)
+
+
+@router.post(
+    "/executions/{execution_id}/cancel",
+    summary="Stop a running execution on its server, from any replica (its starter or an admin)",
+    responses=ERRORS,
+)
+async def cancel_execution(
+    execution_id: UUID, caller: CallerDep, pool: PoolDep, engine: EngineDep
+) -> CancelOutcome:
+    return await executions.cancel_execution(pool, engine, caller, execution_id)

@@ -195,3 +195,21 @@ async def move_data_sources(
         successor_id,
     )
     return [DataSourceRow.of(record) for record in records]
+
+
+async def record_test(
+    conn: asyncpg.Connection, tenant_id: UUID, data_source_id: UUID, *, status: str
+) -> DataSourceRow | None:
+    """A connection test's outcome: ``status`` and ``last_tested_at`` (not a change of the source:
+    its version stays). None when the source is gone."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE data_sources SET status = $3, last_tested_at = statement_timestamp()
+        WHERE tenant_id = $1 AND id = $2
+        RETURNING {COLUMNS}
+        """,
+        tenant_id,
+        data_source_id,
+        status,
+    )
+    return None if record is None else DataSourceRow.of(record)

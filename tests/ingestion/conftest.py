@@ -25,6 +25,7 @@ from lookout_testing.broker import PrivateBroker, free_port
 from lookout_testing.clickhouse import temporary_clickhouse_database
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ingestion.factories import Expected
 
@@ -80,10 +81,22 @@ class Pipeline:
 
     def start_consumer(self, **overrides: str) -> subprocess.Popen[bytes]:
         """``python -m lookout_ingestion.consumer`` with this pipeline's settings."""
+        return self._start("lookout_ingestion.consumer", self.env(**overrides))
+
+    def start_metered_consumer(self, **overrides: str) -> Metered:
+        """A consumer whose metrics the test can read (``tests.ingestion.metered_consumer``); its
+        lag, per assigned partition, is measured every half second unless overridden."""
+        port = free_port()
+        env = self.env(**{"lag_interval_s": "0.5", **overrides})
+        env["LOOKOUT_TEST_METRICS_PORT"] = str(port)
+        process = self._start("tests.ingestion.metered_consumer", env)
+        return Metered(process, f"http://127.0.0.1:{port}/metrics")
+
+    def _start(self, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"consumer-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "lookout_ingestion.consumer"],
-            env=self.env(**overrides),
+            [sys.executable, "-m", module],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -153,6 +166,40 @@ class Pipeline:
             ) from None
         await asyncio.sleep(1.5)  # a duplicate would come in a later flush: give it the chance
         return await self.counts(clickhouse)
+
+
+@dataclass
+class Metered:
+    """A consumer process and where its Prometheus metrics are served."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+
+    async def metrics(self, session: aiohttp.ClientSession) -> dict[tuple[str, str], float]:
+        """Each sample as (name, labels) → value; labels as ``k=v,...`` sorted. Empty while the
+        process has not started serving them."""
+        try:
+            async with session.get(self.url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return {}
+        return {
+            (sample.name, ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))): (
+                sample.value
+            )
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    async def assigned(self, session: aiohttp.ClientSession) -> set[str]:
+        """The partitions (``topic=...,partition=...``) whose lag it measures: its assignment."""
+        metrics = await self.metrics(session)
+        return {labels for name, labels in metrics if name == "lookout_ingestion_consumer_lag"}
+
+    async def value(self, session: aiohttp.ClientSession, name: str) -> float:
+        """The sum of a metric's samples (0 when absent)."""
+        metrics = await self.metrics(session)
+        return sum(value for (sample, _), value in metrics.items() if sample == name)
 
 
 def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

@@ -24,6 +24,8 @@ from lookout_testing.topics import TopicCapture
 from lookout_testing.waiting import wait_until
 
 from tests.ingestion.conftest import (
+    PARTITIONS,
+    SOURCES,
     Pipeline,
     PrivateClickHouse,
     pipeline_clickhouse,
@@ -31,6 +33,8 @@ from tests.ingestion.conftest import (
     stop_process,
 )
 from tests.ingestion.factories import KINDS, Expected, mixed_events, stamp
+
+ROWS_TOTAL = "lookout_ingestion_rows_total"
 
 
 def exact(expected: Expected) -> dict[str, tuple[int, int]]:
@@ -145,8 +149,11 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         consumer.kill()
         await asyncio.to_thread(consumer.wait)
     await producing
+    # What the killed consumers stored (each one stored rows: see ``storing``) they stored once:
+    # no id twice in any table, and no more rows than there are events for it.
     before = await pipeline.counts(clickhouse)
-    assert sum(rows for rows, _ in before.values()) > 0  # the killed consumers made progress
+    for table, (rows, ids) in before.items():
+        assert rows == ids <= expected.rows[table], f"{table}: {rows} rows, {ids} ids"
     final = pipeline.start_consumer(**settings)
     assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
     stop_process(final)
@@ -155,19 +162,37 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
 async def test_two_replicas_one_stopped_mid_run(
     pipeline: Pipeline, ch_session: aiohttp.ClientSession
 ) -> None:
+    """Both replicas share the partitions and store rows; the one stopped mid-run hands its
+    partitions to the other, and every event is stored once."""
     expected = Expected()
     events = mixed_events(40_000, expected)
-    first, second = pipeline.start_consumer(), pipeline.start_consumer()
+    first, second = pipeline.start_metered_consumer(), pipeline.start_metered_consumer()
+    shares: tuple[set[str], set[str]] = (set(), set())
+
+    async def both_assigned() -> bool:
+        nonlocal shares
+        shares = (await first.assigned(ch_session), await second.assigned(ch_session))
+        return len(shares[0] | shares[1]) == len(SOURCES) * PARTITIONS and all(shares)
+
+    await wait_until(both_assigned, timeout=40, interval=0.2, message="both replicas assigned")
+    assert not shares[0] & shares[1], shares
     producing = asyncio.create_task(
         produce(pipeline.kafka, pipeline, with_resends(events), rate=5_000)
     )
-    await asyncio.sleep(4)
-    stop_process(second, signal.SIGTERM)
-    assert second.returncode == 0
+
+    async def both_storing() -> bool:
+        stored = [await replica.value(ch_session, ROWS_TOTAL) for replica in (first, second)]
+        return all(rows > 0 for rows in stored)
+
+    await wait_until(both_storing, timeout=8, interval=0.2, message="both replicas storing rows")
+    assert not producing.done(), "the second replica stops mid-run"
+    stop_process(second.process, signal.SIGTERM)
+    assert second.process.returncode == 0
     await producing
     clickhouse = pipeline_clickhouse(pipeline, ch_session)
     assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
-    stop_process(first)
+    assert len(await first.assigned(ch_session)) == len(SOURCES) * PARTITIONS
+    stop_process(first.process)
 
 
 async def test_resent_events_are_stored_once_also_after_a_restart(
@@ -220,13 +245,13 @@ async def test_records_fetched_while_the_assignment_waits_are_read_again(
     skipped (they were, when two replicas started on a backlog: the commit went past them)."""
     expected = Expected()
     await produce(pipeline.kafka, pipeline, mixed_events(5_000, expected))
-    # A query that looks like a previous owner's INSERT still running, for about 8 s.
+    # A query that looks like a previous owner's INSERT still running, until the test kills it.
     previous_owner = f"lookout-ingestion:{pipeline.prefix}:{pipeline.database}:previous"
     blocking = asyncio.create_task(
         ch_session.post(
             pipeline.clickhouse_url,
             params={"query_id": previous_owner, "max_block_size": "1"},
-            data="SELECT count() FROM (SELECT sleep(2) FROM system.numbers LIMIT 4)",
+            data="SELECT count() FROM (SELECT sleep(2) FROM system.numbers LIMIT 30)",
         )
     )
     clickhouse = pipeline_clickhouse(pipeline, ch_session)
@@ -236,8 +261,20 @@ async def test_records_fetched_while_the_assignment_waits_are_read_again(
 
     await wait_until(running, timeout=10, interval=0.05, message="the blocking query")
     consumer = pipeline.start_consumer()
+    log = pipeline.log_dir / "consumer-0.log"
+
+    async def waiting() -> bool:
+        return log.exists() and b"waiting for a previous owner's inserts" in log.read_bytes()
+
+    await wait_until(waiting, timeout=30, interval=0.1, message="the consumer waiting")
+    # Longer than a flush's age (1 s): a consumer that did not wait would have stored rows.
+    for _ in range(6):
+        await asyncio.sleep(0.5)
+        assert await running(), "the blocking query ended before the check"
+        counts = await pipeline.counts(clickhouse)
+        assert all(rows == 0 for rows, _ in counts.values()), f"stored while waiting: {counts}"
+    await clickhouse.execute(f"KILL QUERY WHERE query_id = '{previous_owner}' SYNC")
     assert await pipeline.wait_for_rows(clickhouse, expected, timeout=60) == exact(expected)
-    assert not await clickhouse.running_query_ids(previous_owner)  # the consumer did wait
     (await blocking).close()
     stop_process(consumer)
 
@@ -280,7 +317,7 @@ async def test_clickhouse_stopped_30s_under_load(
     expected = Expected()
     events = mixed_events(50_000, expected)
     # A low bound on buffered rows: the outage must pause fetching, not fill memory.
-    consumer = pipeline.start_consumer(max_buffered_rows="20000", batch_max_rows="5000")
+    consumer = pipeline.start_metered_consumer(max_buffered_rows="20000", batch_max_rows="5000")
     producing = asyncio.create_task(produce(pipeline.kafka, pipeline, events, rate=1_400))
     clickhouse = pipeline_clickhouse(pipeline, ch_session)
 
@@ -292,9 +329,21 @@ async def test_clickhouse_stopped_30s_under_load(
 
     await wait_until(flowing, timeout=30, message="first rows before the outage")
     await private_clickhouse.stop()
-    await asyncio.sleep(30)
-    assert consumer.poll() is None, "the consumer survives the outage"
+    outage_ends = asyncio.get_running_loop().time() + 30
+
+    async def paused() -> bool:
+        return await consumer.value(ch_session, "lookout_ingestion_fetch_paused") == 1
+
+    await wait_until(paused, timeout=28, interval=0.5, message="fetching paused in the outage")
+    consumed = await consumer.value(ch_session, "lookout_ingestion_events_total")
+    await asyncio.sleep(max(0.0, outage_ends - asyncio.get_running_loop().time()))
+    assert await consumer.value(ch_session, "lookout_ingestion_events_total") == consumed, (
+        "events read while fetching was paused"
+    )
+    assert await paused(), "still paused at the end of the outage"
+    assert consumer.process.poll() is None, "the consumer survives the outage"
     await private_clickhouse.start()
     await producing
     assert await pipeline.wait_for_rows(clickhouse, expected, timeout=90) == exact(expected)
-    stop_process(consumer)
+    assert not await paused(), "fetching resumed"
+    stop_process(consumer.process)

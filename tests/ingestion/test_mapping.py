@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lookout_contracts import all_event_specs, make_event
 from lookout_contracts.events.dashboard import DashboardViewedV1
 from lookout_ingestion.decode import Rejected, decode
-from lookout_ingestion.encoding import encode_origin, encode_row, encode_string
+from lookout_ingestion.encoding import encode_origin, encode_row, encode_string, encode_topic
 from lookout_ingestion.mapping import COLUMNS, NO_USER, ORIGIN_COLUMNS, Unmappable, map_event
 
 from tests.contracts.strategies import data_dicts
@@ -46,6 +46,24 @@ def events(draw: st.DrawFn) -> Any:
     )
 
 
+LOG = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+OFFSET = 2**40 + 5
+# The origin columns (_topic String, _log UUID, _partition UInt32, _offset UInt64) in RowBinary,
+# written out apart from the encoder: a LEB128 length and the name, the log as two little-endian
+# halves, then partition 3 and the offset, little-endian.
+ORIGIN = (
+    b"\x08t.events"
+    + bytes.fromhex("7766554433221100ffeeddccbbaa9988")
+    + b"\x03\x00\x00\x00"
+    + b"\x05\x00\x00\x00\x00\x01\x00\x00"
+)
+
+
+def test_the_origin_columns_are_rowbinary() -> None:
+    assert encode_origin(encode_topic("t.events", LOG), 3, OFFSET) == ORIGIN
+    assert encode_origin("t.events", 3, OFFSET) == b"\x08t.events" + bytes(16) + ORIGIN[-12:]
+
+
 @given(events())
 @settings(max_examples=300, deadline=None)
 def test_mapping_follows_the_table(event: Any) -> None:
@@ -61,8 +79,8 @@ def test_mapping_follows_the_table(event: Any) -> None:
     for table, row in rows.items():
         assert len(row) == len(COLUMNS[table]) - len(ORIGIN_COLUMNS)  # they come from the encoder
         assert row[-1 if table != "query_metrics" else -2] == int(event.time.timestamp())
-        encoded = encode_row(table, row, encode_origin("t.events", 1, 2))
-        assert encoded.endswith(encode_origin("t.events", 1, 2))
+        encoded = encode_row(table, row, encode_origin(encode_topic("t.events", LOG), 3, OFFSET))
+        assert encoded.endswith(ORIGIN)
     if "dashboard_events" in rows:
         event_id, dashboard_id, user_id, tenant_id, event_type, event_data, _ = rows[
             "dashboard_events"

@@ -14,7 +14,8 @@ comma-separated sequence of bound values, for ``x IN ({{ ids }})``; an empty lis
 ``NULL`` (matches nothing).
 
 **Results** are JSON-ready: numbers stay numbers (a ``Decimal`` becomes an ``int`` when whole,
-else a ``float``), dates and datetimes become ISO 8601 strings, UUIDs strings, bytes hex.
+else a ``float``), UUIDs strings, bytes hex; dates and datetimes stay Python's, which pydantic
+writes as ISO 8601 (``QueryResult.rows_json`` has the rows encoded so, once).
 
 **Errors** are ``ConnectorError``s with a stable ``code``; their messages never hold the password
 (``scrubbed``) nor a stack trace.
@@ -22,8 +23,9 @@ else a ``float``), dates and datetimes become ISO 8601 strings, UUIDs strings, b
 
 from __future__ import annotations
 
+import builtins
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID
 
@@ -126,7 +128,8 @@ class QueryResult:
     truncated: bool
     bytes: int
     duration_ms: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    rows_json: builtins.bytes = b""  # (``bytes`` is a field here)
+    """``rows`` as JSON (UTF-8), encoded once; ``bytes`` is its length."""
 
 
 class ConnectorError(DomainError):

@@ -141,9 +141,18 @@ class MysqlConnector:
         self.egress = egress
 
     async def connect(self, config: ConnectionConfig) -> aiomysql.Connection:
-        """A new connection to ``config``'s checked address."""
+        """A new connection to ``config``'s first checked address that answers."""
         settings = cast(MysqlConfig, config)
-        address = (await self.egress.resolve(settings.host, settings.port))[0]
+        addresses = await self.egress.resolve(settings.host, settings.port)
+        for attempt, address in enumerate(addresses, start=1):
+            try:
+                return await self._connect_to(address, settings)
+            except Unreachable:
+                if attempt == len(addresses):  # else the host's next (checked) address
+                    raise
+        raise Unreachable(f"cannot reach {settings.host}:{settings.port}")
+
+    async def _connect_to(self, address: str, settings: MysqlConfig) -> aiomysql.Connection:
         context = None
         if settings.ssl:
             context = ssl.create_default_context()
@@ -167,7 +176,7 @@ class MysqlConnector:
             await connection._connect()
         except Exception as error:
             connection.close()
-            raise _error(error, config) from None
+            raise _error(error, settings) from None
         return connection
 
     @asynccontextmanager

@@ -109,20 +109,25 @@ class PostgresqlConnector:
 
     async def _connect(self, config: ConnectionConfig, **_: Any) -> asyncpg.Connection:
         settings = cast(PostgresqlConfig, config)
-        address = (await self.egress.resolve(settings.host, settings.port))[0]
-        try:
-            return await asyncpg.connect(
-                host=address,
-                port=settings.port,
-                user=settings.user,
-                password=settings.secret() or None,
-                database=settings.database,
-                timeout=settings.connect_timeout_s,
-                ssl=settings.ssl_mode,
-                server_settings={"application_name": "lookout"},
-            )
-        except Exception as error:
-            raise _error(error, config) from None
+        addresses = await self.egress.resolve(settings.host, settings.port)
+        for attempt, address in enumerate(addresses, start=1):
+            try:
+                return await asyncpg.connect(
+                    host=address,
+                    port=settings.port,
+                    user=settings.user,
+                    password=settings.secret() or None,
+                    database=settings.database,
+                    timeout=settings.connect_timeout_s,
+                    ssl=settings.ssl_mode,
+                    server_settings={"application_name": "lookout"},
+                )
+            except (OSError, TimeoutError) as error:
+                if attempt == len(addresses):  # else the host's next (checked) address
+                    raise _error(error, config) from None
+            except Exception as error:
+                raise _error(error, config) from None
+        raise Unreachable(f"cannot reach {settings.host}:{settings.port}")
 
     @asynccontextmanager
     async def _connection(

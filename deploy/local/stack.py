@@ -46,6 +46,7 @@ from stack_mariadb import (
     stop_private_mariadb,
 )
 from stack_postgres import PostgresError, ensure_postgres, postgres_kind, stop_private_postgres
+from stack_redis import REDIS_PORT, RedisError, ensure_redis, redis_kind, stop_private_redis
 from supervisor.xmlrpc import SupervisorTransport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -430,7 +431,8 @@ def command_up(scale: dict[str, int], timeout: float) -> None:
     try:
         postgres = ensure_postgres(DATA_DIR, apt_install=apt_install)
         mariadb = ensure_mariadb(DATA_DIR, apt_install=apt_install)
-    except (PostgresError, MariadbError) as error:
+        redis = ensure_redis(DATA_DIR, apt_install=apt_install)
+    except (PostgresError, MariadbError, RedisError) as error:
         raise StackError(str(error)) from error
     plan = current_plan(scale)
     if not plan.tansu.is_file():
@@ -449,7 +451,7 @@ def command_up(scale: dict[str, int], timeout: float) -> None:
         reconfigure(plan, changed, timeout)
     log("waiting until every part is ready")
     wait_until_ready(plan, timeout)
-    print_summary(plan, postgres, mariadb)
+    print_summary(plan, postgres, mariadb, redis)
 
 
 def reconfigure(plan: StackPlan, changed: set[Path], timeout: float) -> None:
@@ -479,7 +481,7 @@ def reconfigure(plan: StackPlan, changed: set[Path], timeout: float) -> None:
         log("already up, nothing changed")
 
 
-def print_summary(plan: StackPlan, postgres: str, mariadb: str) -> None:
+def print_summary(plan: StackPlan, postgres: str, mariadb: str, redis: str) -> None:
     relative_data = os.path.relpath(plan.data_dir, Path.cwd())
     print(f"\nLookout local stack is up ({len(plan.programs())} programs under supervisord)")
     print(f"  gateway     {GATEWAY_URL}   (its own health: {GATEWAY_URL}/healthz)")
@@ -498,6 +500,7 @@ def print_summary(plan: StackPlan, postgres: str, mariadb: str) -> None:
     )
     print(f"  PostgreSQL  postgresql://postgres@{HOST}:{POSTGRES_PORT} ({postgres})")
     print(f"  MariaDB     mysql://lookout@{HOST}:{MARIADB_PORT} ({mariadb})")
+    print(f"  Redis       redis://{HOST}:{REDIS_PORT} ({redis})")
     print(f"  logs        {relative_data}/logs/   (make logs NAME=<program or service>)")
     print(f"  supervisor  .venv/bin/supervisorctl -c {relative_data}/supervisord.conf status")
     print(f"  state       {relative_data}/stack.json")
@@ -539,6 +542,8 @@ def command_down(timeout: float = 60) -> None:
         log("stopped the private PostgreSQL cluster")
     if stop_private_mariadb(DATA_DIR):
         log("stopped the private MariaDB server")
+    if stop_private_redis(DATA_DIR):
+        log("stopped the private Redis server")
     log("down")
 
 
@@ -568,6 +573,7 @@ def command_ps() -> int:
         )
     print(f"postgres       {postgres_kind(DATA_DIR)} on {HOST}:{POSTGRES_PORT}")
     print(f"mariadb        {mariadb_kind(DATA_DIR)} on {HOST}:{MARIADB_PORT}")
+    print(f"redis          {redis_kind(DATA_DIR)} on {HOST}:{REDIS_PORT}")
     return 0
 
 
@@ -591,7 +597,7 @@ def command_status() -> int:
         print(f"not ready: {name}: {problem}")
     if not_ready or not_running:
         return 1
-    print_summary(plan, postgres_kind(DATA_DIR), mariadb_kind(DATA_DIR))
+    print_summary(plan, postgres_kind(DATA_DIR), mariadb_kind(DATA_DIR), redis_kind(DATA_DIR))
     return 0
 
 

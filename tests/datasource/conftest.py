@@ -11,6 +11,7 @@ import pytest
 from lookout_datasource.app import create_app
 from lookout_datasource.settings import Settings
 from lookout_kit.auth import Authenticator
+from lookout_testing.broker import free_port
 from lookout_testing.databases import temporary_database
 from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
@@ -25,6 +26,8 @@ class DatasourceService:
     keys: SigningKeys
     identity_topic: str
     database: str
+    platform_port: int
+    """A loopback port the service refuses as one of the platform's own servers."""
 
     def client(self, actor: Actor) -> Client:
         return Client(self.http, self.keys.token(actor), actor)
@@ -36,6 +39,7 @@ async def datasource(servers: Servers) -> AsyncIterator[DatasourceService]:
     stay apart by each using tenants of their own."""
     async with temporary_database(servers.postgres, prefix="test_datasource") as database:
         keys = SigningKeys()
+        platform_port = free_port()
         identity_topic = unique_topic("identity")
         settings = Settings(
             database_url=database,
@@ -46,6 +50,9 @@ async def datasource(servers: Servers) -> AsyncIterator[DatasourceService]:
             outbox_poll_interval_s=0.2,
             # Executions connect to the machine's servers (loopback), as the local stack allows.
             egress_allow_loopback=True,
+            egress_platform_servers=[f"127.0.0.1:{platform_port}"],
+            # Tests refresh schemas themselves: a background refresh would touch their sources.
+            schema_refresh_enabled=False,
             execution_timeout_s=20.0,
         )
         app = create_app(settings, Authenticator(keys, issuer=ISSUER, audience=AUDIENCE))
@@ -57,7 +64,7 @@ async def datasource(servers: Servers) -> AsyncIterator[DatasourceService]:
                     return (await http.get("/readyz")).status_code == 200
 
                 await wait_until(ready, timeout=30, message="the datasource service to be ready")
-                yield DatasourceService(http, keys, identity_topic, database)
+                yield DatasourceService(http, keys, identity_topic, database, platform_port)
 
 
 @pytest.fixture

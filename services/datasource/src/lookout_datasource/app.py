@@ -9,6 +9,7 @@ from lookout_kit.auth import Authenticator
 from lookout_datasource import subscribers
 from lookout_datasource.endpoints import ROUTERS
 from lookout_datasource.service.engine import Engine
+from lookout_datasource.service.schema_refresher import SchemaRefresher
 from lookout_datasource.settings import Settings
 
 
@@ -25,6 +26,18 @@ def create_app(
     async def close_engine(_: Runtime) -> None:
         await engine.close()
 
+    refresher: SchemaRefresher | None = None
+
+    async def start_schema_refresh(runtime: Runtime) -> None:
+        nonlocal refresher
+        if settings.schema_refresh_enabled:
+            refresher = SchemaRefresher.from_settings(settings, runtime.require_pool(), engine)
+            refresher.start()
+
+    async def stop_schema_refresh(_: Runtime) -> None:
+        if refresher is not None:
+            await refresher.stop()
+
     app = create_service_app(
         settings,
         service_package="lookout_datasource",
@@ -33,8 +46,8 @@ def create_app(
         routers=ROUTERS,
         subscribers=subscribers.routers(settings),
         auth=authenticator or True,
-        on_startup=[start_engine],
-        on_shutdown=[close_engine],
+        on_startup=[start_engine, start_schema_refresh],
+        on_shutdown=[close_engine, stop_schema_refresh],  # run in reverse: the refresh stops first
     )
     app.state.engine = engine
     return app

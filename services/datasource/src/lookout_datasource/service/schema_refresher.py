@@ -1,0 +1,85 @@
+"""The periodic schema refresh: a kit ``Worker`` per replica whose round leases the sources due
+(``lookout_kit.lease.claim_due`` over ``data_sources``, a few at a time), refreshes them
+concurrently and sets each one's next run an interval later. Replicas share the work and never
+refresh one source at the same time; a replica that dies mid-refresh holds its sources until
+their lease expires. Started and stopped with the app (``app.py``, the kit's startup hooks)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import asyncpg
+from lookout_kit import lease
+from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
+
+from lookout_datasource.repository.data_sources import DataSourceRow
+from lookout_datasource.service.engine import Engine
+from lookout_datasource.service.schema_browser import TABLE, LeaseLost, Refresher, refresh_claimed
+from lookout_datasource.settings import Settings
+
+logger = logging.getLogger("lookout.datasource.schema_refresher")
+
+WORKER_NAME = "datasource-schema-refresh"
+
+
+class SchemaRefresher:
+    """One replica's periodic refresh. ``run_round`` is one pass (tests call it directly)."""
+
+    def __init__(self, refresher: Refresher, *, batch: int, poll_interval_s: float) -> None:
+        self.refresher = refresher
+        self.batch = batch
+        self.owner = lease.new_owner(WORKER_NAME)
+        self.worker = Worker(WORKER_NAME, self.run_round, interval_s=poll_interval_s, jitter=0.2)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, pool: asyncpg.Pool, engine: Engine
+    ) -> SchemaRefresher:
+        """The replica's refresher, on the engine's connection pools and secret box."""
+        refresher = Refresher(
+            pool=pool,
+            pools=engine.pools,
+            box=engine.box,
+            interval=timedelta(seconds=settings.schema_refresh_interval_s),
+            lease_s=settings.schema_refresh_lease_s,
+        )
+        return cls(
+            refresher,
+            batch=settings.schema_refresh_batch,
+            poll_interval_s=settings.schema_refresh_poll_s,
+        )
+
+    async def run_round(self) -> NextRound:
+        """Refresh the sources due now (up to ``batch``); at once again when there may be more."""
+        claimed = await lease.claim_due(
+            self.refresher.pool,
+            TABLE,
+            limit=self.batch,
+            lease_s=self.refresher.lease_s,
+            owner=self.owner,
+        )
+        await asyncio.gather(*(self._refresh(DataSourceRow.of(record)) for record in claimed))
+        return AT_ONCE if len(claimed) == self.batch else IDLE
+
+    async def _refresh(self, row: DataSourceRow) -> None:
+        try:
+            await refresh_claimed(self.refresher, row, owner=self.owner)
+        except LeaseLost:
+            logger.warning(
+                "schema refresh outlived its lease; its result was dropped",
+                extra={"data_source_id": str(row.id), "lease_s": self.refresher.lease_s},
+            )
+        except Exception as error:
+            # One source's failure (its lease released: due again) must not stop the others.
+            logger.error(
+                "schema refresh failed",
+                extra={"data_source_id": str(row.id), "error": repr(error)},
+            )
+
+    def start(self) -> None:
+        self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()

@@ -13,12 +13,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from lookout_datasource.service.connectors import registry
 from lookout_datasource.service.connectors.base import ConnectorError, QueryResult
 from lookout_testing.broker import free_port
 from lookout_testing.waiting import wait_until
 from pydantic import SecretStr
 
-from .connector_sources import Source, source_fixture, source_server_fixture  # noqa: F401
+from .connector_sources import (  # noqa: F401
+    LOOPBACK,
+    Source,
+    source_fixture,
+    source_server_fixture,
+)
 
 INJECTIONS = [
     "'; DROP TABLE people; --",
@@ -284,3 +290,18 @@ async def test_an_unknown_database_says_so(source: Source) -> None:
 async def test_a_closed_port_is_unreachable(source: Source) -> None:
     error = await _error_of(source, port=free_port())
     assert error.code == "unreachable"
+
+
+@pytest.mark.parametrize("source_server", ["clickhouse"], indirect=True)
+async def test_a_clickhouse_user_read_only_by_profile_runs_queries(source: Source) -> None:
+    """The local stack's ``lookout_reader`` has ``readonly=2`` in its profile: the server will not
+    have ``readonly`` set again, so the connector keeps the profile's (still no writes)."""
+    source.config = source.config.model_copy(update={"user": "lookout_reader"})
+    source.connector = registry.connector("clickhouse", LOOPBACK)
+    assert (await source.connector.test(source.config)).version.startswith("ClickHouse")
+    assert json.loads((await execute(source, "SELECT {{ n }} AS n", {"n": 7})).rows_json) == [[7]]
+    for statement in source.writes:
+        with pytest.raises(ConnectorError) as raised:
+            await execute(source, statement)
+        assert raised.value.code == "read_only_violation", statement
+    assert await source.people() == [(1, "ann"), (2, "bob"), (3, "o'hara")]

@@ -2,7 +2,7 @@
 
 An execution is sent with ``query_id`` = the execution id (its handle: ``cancel`` and a timeout
 run ``KILL QUERY`` on it, from any replica), ``readonly=1`` (nothing written, no setting changed
-by the query), ``max_execution_time`` with ``timeout_overflow_mode=throw`` (the server stops it)
+by the query; a user whose profile is read-only already keeps its own, as the server insists), ``max_execution_time`` with ``timeout_overflow_mode=throw`` (the server stops it)
 and ``max_result_rows`` = ``row_limit`` + 1 with ``result_overflow_mode=break``. The server
 (18.16 here) has no server-side parameters, so each value becomes a typed literal built by the
 kit's ``literal`` (strings escaped, numbers and dates checked), never raw text. The format is
@@ -69,6 +69,7 @@ _CODES: dict[int, type[ConnectorError]] = {
     159: QueryTimeout,
     394: Cancelled,
 }
+_PROFILE_READ_ONLY = "Setting 'readonly' cannot be overrid"
 _DISPLAY_TEXT = re.compile(
     r"e\.displayText\(\) = (?:DB::Exception: )?(.*?)(?:, e\.what\(\)|$)", re.S
 )
@@ -79,6 +80,7 @@ class EgressResolver(AbstractResolver):
 
     def __init__(self, egress: EgressPolicy) -> None:
         self.egress = egress
+        self._read_only_users: set[tuple[str, int, str]] = set()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -170,6 +172,7 @@ class ClickhouseConnector:
 
     def __init__(self, egress: EgressPolicy) -> None:
         self.egress = egress
+        self._read_only_users: set[tuple[str, int, str]] = set()
 
     def _session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -184,6 +187,28 @@ class ClickhouseConnector:
         return ClickhousePool(self._session())
 
     async def _post(
+        self,
+        config: ConnectionConfig,
+        pool: SourcePool | None,
+        body: str,
+        params: dict[str, str],
+        *,
+        timeout_s: float,
+    ) -> bytes:
+        """``_send``, without ``readonly=1`` for a user whose profile is read-only already (the
+        server refuses to have it set again: its profile's ``readonly`` holds)."""
+        user = (config.host, config.port, config.user)
+        if user in self._read_only_users:
+            params = {name: value for name, value in params.items() if name != "readonly"}
+        try:
+            return await self._send(config, pool, body, params, timeout_s=timeout_s)
+        except ReadOnlyViolation as error:
+            if "readonly" not in params or _PROFILE_READ_ONLY not in error.message:
+                raise
+        self._read_only_users.add(user)
+        return await self._post(config, pool, body, params, timeout_s=timeout_s)
+
+    async def _send(
         self,
         config: ConnectionConfig,
         pool: SourcePool | None,

@@ -236,6 +236,18 @@ async def test_cancel_stops_a_running_query_on_the_server(source: Source) -> Non
     assert await source.connector.cancel(source.config, uuid.uuid4()) is False
 
 
+async def test_a_caller_that_goes_away_stops_its_query_on_the_server(source: Source) -> None:
+    marker = f"m{uuid.uuid4().hex}"
+    running = asyncio.create_task(execute(source, source.long_query(marker), timeout_s=30))
+    await wait_until(lambda: source.running(marker), timeout=10, message="the query to be running")
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await wait_until(
+        lambda: _gone(source, marker), timeout=3, message="the query to leave the process list"
+    )
+
+
 async def _gone(source: Source, marker: str) -> bool:
     return await source.running(marker) == 0
 

@@ -275,6 +275,11 @@ class MysqlConnector:
             except TimeoutError:
                 await asyncio.shield(self._kill(config, execution_id))
                 raise QueryTimeout("the query ran too long and was stopped") from None
+            except asyncio.CancelledError:
+                # The caller went away: the server would run on (it notices a closed connection
+                # only when it writes), so the query is stopped there too.
+                await asyncio.shield(self._kill(config, execution_id))
+                raise
             except Exception as error:
                 raise _error(error, config) from None
         return result(columns, fetched, row_limit=row_limit, started=started)

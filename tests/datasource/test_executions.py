@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -399,3 +400,52 @@ async def test_each_execution_publishes_query_executed(
     assert failure["data"]["rows_returned"] == 0
     assert "nowhere" in failure["data"]["error"]
     assert PASSWORD not in json.dumps(events) and "'us'" not in json.dumps(events)
+
+
+async def test_no_secret_in_any_execution_response_event_or_log_line(
+    datasource: DatasourceService,
+    tenant: uuid.UUID,
+    database: str,
+    servers: Servers,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await sales_source(admin, database)
+    config = {
+        "host": "127.0.0.1",
+        "port": 5432,
+        "database": database.rsplit("/", 1)[1],
+        "user": f"nobody_{uuid.uuid4().hex[:6]}",
+        "password": PASSWORD,
+        "ssl_mode": "disable",
+    }
+    refused = await admin.create_source(connection_config=config)
+    query = await revenue_query(admin, source)
+    responses = [
+        await admin.request(
+            "POST",
+            f"/saved-queries/{query['id']}/execute",
+            json={"values": {"since": "2026-01-01"}},
+        ),
+        await admin.request(
+            "POST", f"/data-sources/{refused['id']}/execute", json={"query_text": "SELECT 1"}
+        ),
+        await admin.request(
+            "POST", f"/data-sources/{source['id']}/execute", json={"query_text": "SELECT x FROM y"}
+        ),
+        await admin.request(
+            "POST",
+            "/executions/batch",
+            json={"items": [{"data_source_id": refused["id"], "query_text": "SELECT 1"}]},
+        ),
+    ]
+    assert [r.status_code for r in responses] == [200, 422, 422, 200]
+    assert responses[1].json()["error"]["code"] == "bad_credentials"
+    events = await executed_events(servers, refused["id"], 2)
+    events += await executed_events(servers, source["id"], 2)
+    assert all(PASSWORD not in response.text for response in responses)
+    assert PASSWORD not in json.dumps(events)
+    lines = [f"{record.getMessage()} {record.__dict__}" for record in caplog.records]
+    assert any(refused["id"] in line for line in lines)  # the service did log about it
+    assert all(PASSWORD not in line for line in lines)

@@ -31,7 +31,7 @@ from lookout_datasource.schemas.executions import (
     Execution,
     ExecutionResult,
 )
-from lookout_datasource.service import batch, executions
+from lookout_datasource.service import batch, execution_records, executions
 from lookout_datasource.service.engine import EngineDep
 from lookout_datasource.service.executions import Limits
 
@@ -173,7 +173,7 @@ async def execute_batch(
     responses=ERRORS,
 )
 async def get_execution(execution_id: UUID, caller: CallerDep, pool: PoolDep) -> Execution:
-    return await executions.get_execution(pool, caller, execution_id)
+    return await execution_records.get_execution(pool, caller, execution_id)
 
 
 @router.post(
@@ -184,4 +184,4 @@ async def get_execution(execution_id: UUID, caller: CallerDep, pool: PoolDep) ->
 async def cancel_execution(
     execution_id: UUID, caller: CallerDep, pool: PoolDep, engine: EngineDep
 ) -> CancelOutcome:
-    return await executions.cancel_execution(pool, engine, caller, execution_id)
+    return await execution_records.cancel_execution(pool, engine, caller, execution_id)

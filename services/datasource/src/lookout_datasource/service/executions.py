@@ -34,21 +34,16 @@ import asyncpg
 from lookout_contracts import make_event
 from lookout_contracts.events.datasource import UINT32_MAX, QueryExecutedV1
 from lookout_kit.auth.caller import Caller
-from lookout_kit.auth.policy import Target, can
-from lookout_kit.errors import Forbidden, NotFound
 from lookout_kit.outbox import publish_in_tx
 
 from lookout_datasource.repository import executions
 from lookout_datasource.repository.data_sources import DataSourceRow
-from lookout_datasource.repository.executions import ExecutionRow
 from lookout_datasource.schemas.executions import (
-    CancelOutcome,
-    Execution,
     ExecutionResult,
     ResultColumn,
 )
 from lookout_datasource.schemas.parameters import Parameter
-from lookout_datasource.service import access, connections
+from lookout_datasource.service import connections
 from lookout_datasource.service.connectors.base import ConnectionConfig, ConnectorError
 from lookout_datasource.service.data_sources import get_data_source_with_secrets, load_data_source
 from lookout_datasource.service.engine import Engine
@@ -193,9 +188,9 @@ async def _finish(
     duration_ms: int,
     rows: int = 0,
     bytes_returned: int = 0,
-    error: ConnectorError | None = None,
+    error: tuple[str, str] | None = None,
 ) -> None:
-    """The execution's end and its event, in one transaction."""
+    """The execution's end and its event, in one transaction; ``error`` is (code, message)."""
     event = executed_event(
         plan,
         execution_id,
@@ -203,7 +198,7 @@ async def _finish(
         duration_ms=duration_ms,
         rows=rows,
         bytes_returned=bytes_returned,
-        error=None if error is None else f"{error.code}: {error.message}",
+        error=None if error is None else f"{error[0]}: {error[1]}",
     )
     async with events_pool.acquire() as conn, conn.transaction():
         await executions.finish_execution(
@@ -213,7 +208,7 @@ async def _finish(
             status=status,
             row_count=rows,
             duration_ms=duration_ms,
-            error_code=None if error is None else error.code,
+            error_code=None if error is None else error[0],
         )
         await publish_in_tx(conn, event)
 
@@ -276,9 +271,30 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             execution_id,
             status=status,
             duration_ms=round((time.monotonic() - started) * 1000),
-            error=error,
+            error=(error.code, error.message),
+        )
+        logger.info(
+            "execution ended without a result",
+            extra={
+                "execution_id": str(execution_id),
+                "data_source_id": str(plan.data_source.id),
+                "status": status,
+                "code": error.code,
+            },
         )
         error.details = {"execution_id": str(execution_id), "status": status}
+        raise
+    except Exception:
+        # Not a connector's error: a bug. The execution still ends, as failed, and says so.
+        logger.exception("execution failed unexpectedly", extra={"execution_id": str(execution_id)})
+        await _finish(
+            events_pool,
+            plan,
+            execution_id,
+            status="failed",
+            duration_ms=round((time.monotonic() - started) * 1000),
+            error=("internal", "internal error"),
+        )
         raise
     except asyncio.CancelledError:
         # The request went away: the connector has stopped the query; the record says so.
@@ -316,57 +332,3 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             key, shown.model_dump(mode="json", exclude={"cached", "cache_age_s"})
         )
     return shown
-
-
-# -- one execution's record: status and cancel ----------------------------------------------------
-
-
-def _check_execution(caller: Caller, row: ExecutionRow | None) -> ExecutionRow:
-    """The caller's tenant's execution if the caller started it or administers the tenant or the
-    source (403 otherwise; 404 for none, or another tenant's)."""
-    if row is None or row.tenant_id != caller.tenant_id:
-        raise NotFound(NO_EXECUTION)
-    tenant = Target.of(caller.tenant_id, id=caller.tenant_id)
-    source = Target.of(caller.tenant_id, id=row.data_source_id)
-    if (
-        row.user_id != caller.user_id
-        and not can(caller, "admin", "tenant", tenant)
-        and not can(caller, "admin", access.DATA_SOURCE, source)
-    ):
-        raise Forbidden("only who started an execution, or an admin, may see or cancel it")
-    return row
-
-
-async def get_execution(pool: asyncpg.Pool, caller: Caller, execution_id: UUID) -> Execution:
-    async with pool.acquire() as conn:
-        row = await executions.get_execution(conn, caller.tenant_id, execution_id)
-    return Execution.from_row(_check_execution(caller, row))
-
-
-async def cancel_execution(
-    pool: asyncpg.Pool, engine: Engine, caller: Caller, execution_id: UUID
-) -> CancelOutcome:
-    """Stop a running execution on its server, whichever replica runs it."""
-    async with pool.acquire() as conn:
-        row = _check_execution(
-            caller, await executions.get_execution(conn, caller.tenant_id, execution_id)
-        )
-        if row.status != "running":
-            return CancelOutcome(execution_id=row.id, cancelled=False, status=row.status)
-        try:
-            data_source, config = await get_data_source_with_secrets(
-                conn, engine.box, caller.tenant_id, row.data_source_id
-            )
-        except NotFound:
-            return CancelOutcome(execution_id=row.id, cancelled=False, status=row.status)
-    cancelled = await engine.pools.cancel(data_source.type, config, execution_id)
-    logger.info(
-        "execution cancel asked",
-        extra={"execution_id": str(execution_id), "cancelled": cancelled},
-    )
-    status = "cancelled" if cancelled else row.status
-    if not cancelled:
-        async with pool.acquire() as conn:
-            now = await executions.get_execution(conn, caller.tenant_id, execution_id)
-        status = now.status if now is not None else status
-    return CancelOutcome(execution_id=row.id, cancelled=cancelled, status=status)

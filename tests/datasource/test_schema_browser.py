@@ -6,6 +6,7 @@ one replica refreshes it; another tenant's source is 404."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -217,8 +218,12 @@ async def test_tables_are_searched_and_paged(
     ]  # "_" is literal too
     assert (await tables(admin, source, search="nothing"))["items"] == []
 
-    bad = await admin.request("GET", f"/data-sources/{source['id']}/tables", params={"cursor": "x"})
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_cursor"
+    lone_surrogate = base64.urlsafe_b64encode(b'["\\ud800", "t"]').decode()
+    for cursor in ("x", lone_surrogate, base64.urlsafe_b64encode(b"[1, 2]").decode()):
+        bad = await admin.request(
+            "GET", f"/data-sources/{source['id']}/tables", params={"cursor": cursor}
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_cursor"
 
 
 @pytest.mark.parametrize("source_server", ["clickhouse", "mysql"], indirect=True)

@@ -52,10 +52,18 @@ def check_connect(caller: Caller, row: DataSourceRow | None) -> DataSourceRow:
     return row
 
 
-def problem_of(error: ConnectorError, config: ConnectionConfig) -> Problem:
-    """The error as a response shows it, every secret of ``config`` removed once more."""
+def problem_of(error: Exception, config: ConnectionConfig, data_source_id: UUID) -> Problem:
+    """The error as a response shows it, every secret of ``config`` removed once more. A
+    connector's error says what it is; anything else is a bug of ours, logged (scrubbed) and
+    answered as ``connector_error`` without its details."""
     secrets = tuple(config.secret(name) for name in config.SECRET_FIELDS)
-    return Problem(code=error.code, message=scrubbed(error.message, secrets))
+    if isinstance(error, ConnectorError):
+        return Problem(code=error.code, message=scrubbed(error.message, secrets))
+    logger.error(
+        "unexpected error from a connector",
+        extra={"data_source_id": str(data_source_id), "error": scrubbed(repr(error), secrets)},
+    )
+    return Problem(code=ConnectorError.code, message="the connector failed unexpectedly")
 
 
 async def _server_info(pools: ConnectorPools, kind: str, config: ConnectionConfig) -> ServerInfo:
@@ -84,8 +92,8 @@ async def run_connection_test(
     problem: Problem | None = None
     try:
         info = await _server_info(pools, row.type, config)
-    except ConnectorError as error:
-        problem = problem_of(error, config)
+    except Exception as error:  # a failed test is an answer (problem_of says which)
+        problem = problem_of(error, config, row.id)
     # No connection of ours is held while the source answers (it may take seconds).
     async with pool.acquire() as conn, conn.transaction():
         tested = await data_sources.record_test(

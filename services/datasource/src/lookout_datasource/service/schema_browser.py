@@ -42,7 +42,7 @@ from lookout_datasource.schemas.schema_browser import (
 )
 from lookout_datasource.service import connections
 from lookout_datasource.service.connection_tests import check_connect, problem_of
-from lookout_datasource.service.connectors.base import ColumnInfo, ConnectorError
+from lookout_datasource.service.connectors.base import ColumnInfo
 from lookout_datasource.service.connectors.pools import ConnectorPools
 from lookout_datasource.service.data_sources import event_of, load_data_source
 
@@ -90,8 +90,8 @@ async def refresh_claimed(
         problem: Problem | None = None
         try:
             columns = _kept(await refresher.pools.introspect(row.id, row.type, config))
-        except ConnectorError as error:
-            problem = problem_of(error, config)
+        except Exception as error:  # a failed refresh is recorded (problem_of says which)
+            problem = problem_of(error, config, row.id)
         async with refresher.pool.acquire() as conn, conn.transaction():
             return await _write(conn, refresher, row, owner, columns, problem, caller)
     except LeaseLost:
@@ -199,8 +199,10 @@ def decode_table_cursor(cursor: str) -> tuple[str, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         schema_name, table_name = payload
-        if not all(isinstance(name, str) and "\x00" not in name for name in payload):
-            raise ValueError("bad cursor")
+        for name in (schema_name, table_name):
+            if not isinstance(name, str) or "\x00" in name:
+                raise ValueError("bad cursor")
+            name.encode()  # a lone surrogate is a UnicodeEncodeError (a ValueError)
         return schema_name, table_name
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise Invalid(

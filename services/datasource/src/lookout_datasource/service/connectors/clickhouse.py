@@ -174,17 +174,18 @@ class ClickhouseConnector:
         self.egress = egress
         self._read_only_users: set[tuple[str, int, str]] = set()
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _session(self, max_size: int = 2) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 resolver=EgressResolver(self.egress),
                 use_dns_cache=False,
                 keepalive_timeout=KEEPALIVE_S,
+                limit=max_size,
             )
         )
 
     async def open_pool(self, config: ConnectionConfig, *, max_size: int) -> SourcePool:
-        return ClickhousePool(self._session())
+        return ClickhousePool(self._session(max_size))
 
     async def _post(
         self,

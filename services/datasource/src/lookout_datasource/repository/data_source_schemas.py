@@ -105,7 +105,7 @@ async def record_schema_info(
 ) -> bool:
     """Keep the refresh's summary; ``refreshed_at`` (a successful refresh) moves
     ``schema_refreshed_at``. Whether the source still exists."""
-    status = await conn.execute(
+    status: str = await conn.execute(
         "UPDATE data_sources SET schema_info = $3, "
         "schema_refreshed_at = COALESCE($4, schema_refreshed_at) "
         "WHERE tenant_id = $1 AND id = $2",

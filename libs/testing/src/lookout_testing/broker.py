@@ -36,8 +36,11 @@ async def _port_open(port: int) -> bool:
 class PrivateBroker:
     """A Tansu broker on a free port, owned by one test. Memory storage: a restart empties it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, advertised_port: int | None = None) -> None:
+        """``advertised_port``: the port clients are told to connect to (a proxy's, in front of
+        the broker); the broker's own by default."""
         self.port = free_port()
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +56,7 @@ class PrivateBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://127.0.0.1:{self.advertised_port}",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

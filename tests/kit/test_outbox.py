@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import asyncpg
 import pytest
+from lookout_contracts import make_event
+from lookout_contracts.envelope import Envelope
+from lookout_contracts.events.identity import RoleDeletedV1
+from lookout_kit.app import Runtime
 from lookout_kit.database import create_pool
+from lookout_kit.kafka import create_broker
 from lookout_kit.outbox import OutboxOutsideTransaction, publish_in_tx, publish_many_in_tx
+from lookout_kit.reactions import ReactionPolicy, handle
+from lookout_kit.relay import FAILED
+from lookout_kit.settings import ServiceSettings
 from lookout_kit.telemetry import configure_tracing
 from lookout_testing.broker import PrivateBroker
 from lookout_testing.servers import Servers
@@ -20,6 +31,9 @@ from lookout_testing.waiting import wait_until
 from opentelemetry import trace
 
 from .factories import make_relay, step_event
+from .lossy_link import LossyLink
+
+TENANT = uuid.uuid4()
 
 
 @pytest.fixture
@@ -122,6 +136,79 @@ async def test_events_wait_while_broker_is_down_and_go_exactly_once_after(
         assert sorted(ids) == sorted(str(e.id) for e in events)
     finally:
         await relay.stop()
+
+
+async def test_a_lost_acknowledgement_is_resent_and_applied_once_by_a_consumer(
+    pool: asyncpg.Pool, outbox_database: str, topic: str
+) -> None:
+    """The broker stores the relay's records but the acknowledgements are lost (the link drops
+    while the relay is sending): the rows stay unpublished, the relay sends them again, the topic
+    holds duplicates (same event id, later offsets), and a consumer applying them through the kit's
+    inbox applies each event once, as the docs say consumers must."""
+    link = LossyLink(broker_port=0)
+    broker = PrivateBroker(advertised_port=link.port)
+    link.broker_port = broker.port
+    await broker.start()
+    await link.start()
+    keys = [uuid.uuid4() for _ in range(5)]
+    events = [
+        make_event("role.deleted", tenant_id=TENANT, subject_id=keys[n % 5], data=RoleDeletedV1())
+        for n in range(50)
+    ]
+    relay = make_relay(outbox_database, pool, broker.bootstrap_servers, batch_size=20)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_many_in_tx(conn, events, topic=topic)
+        async with TopicCapture(broker.bootstrap_servers, topic) as capture:
+            failed_before = FAILED._value.get()
+            link.losing_acks = True
+            relay.start()
+            await capture.wait_for(50, timeout=30)  # stored by the broker ...
+
+            async def a_round_failed() -> bool:
+                return FAILED._value.get() >= failed_before + 20  # a whole batch unacknowledged
+
+            await wait_until(a_round_failed, timeout=30, message="a round without acks to fail")
+            assert link.acks_lost > 0
+            assert await unpublished(pool) == 50  # ... but not acknowledged: nothing marked
+            link.losing_acks = False
+
+            async def all_published() -> bool:
+                return await unpublished(pool) == 0
+
+            await wait_until(all_published, timeout=60, message="the resends to be acknowledged")
+            records = await capture.settle(1.0)
+        ids = [uuid.UUID(json.loads(record.value)["id"]) for record in records]
+        assert set(ids) == {event.id for event in events}
+        assert len(ids) > 50, "the resend put copies of the events on the topic"
+        in_order: dict[bytes, list[uuid.UUID]] = defaultdict(list)
+        for record, event_id in zip(records, ids, strict=True):
+            if event_id not in in_order[record.key]:
+                in_order[record.key].append(event_id)
+        for key in keys:  # the first copies keep each aggregate's order
+            assert in_order[str(key).encode()] == [e.id for e in events if e.subject.id == str(key)]
+
+        await pool.execute("CREATE TABLE applied (seq BIGSERIAL PRIMARY KEY, event_id UUID)")
+
+        async def apply(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+            await conn.execute("INSERT INTO applied (event_id) VALUES ($1)", event.id)
+
+        settings = ServiceSettings(service_name="outboxtest", kafka_bootstrap_servers="unused:1")
+        runtime = Runtime(settings=settings, broker=create_broker("unused:1"), pool=pool)
+        for record in records:  # the topic's records, duplicates included, in the consumer's order
+            await handle(
+                runtime,
+                SimpleNamespace(body=record.value),  # type: ignore[arg-type]
+                group_id="outboxtest",
+                reactions={"role.deleted": apply},
+                policy=ReactionPolicy(),
+            )
+        applied = [row["event_id"] for row in await pool.fetch("SELECT event_id FROM applied")]
+        assert sorted(applied) == sorted(event.id for event in events)
+    finally:
+        await relay.stop()
+        await link.stop()
+        await broker.stop()
 
 
 async def test_two_relays_publish_each_event_once_in_aggregate_order(

@@ -26,6 +26,7 @@ from opentelemetry import propagate
 from pydantic import SecretStr
 
 from lookout_kit.retry import Backoff, retry
+from lookout_kit.settings import ServiceClientSettings, ServiceSettings
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRIED_STATUSES = frozenset({502, 503, 504})
@@ -86,6 +87,30 @@ class ServiceClient:
         self._tokens: dict[uuid.UUID, _Token] = {}
         self.tokens_fetched = 0
         """How many tokens this client asked identity for (a cache that works keeps it low)."""
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ServiceClientSettings,
+        *,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> ServiceClient | None:
+        """A client of the API at ``base_url`` as the service ``settings`` describe; ``None`` when
+        it has no secret at identity (its calls are refused: see ``ServiceClientSettings``)."""
+        if settings.service_secret is None:
+            return None
+        service = settings.service_name if isinstance(settings, ServiceSettings) else ""
+        if not service:
+            raise ValueError("a service client needs the calling service's name (ServiceSettings)")
+        return cls(
+            base_url=base_url,
+            identity_url=str(settings.identity_url),
+            service=service,
+            secret=settings.service_secret,
+            timeout_s=settings.service_call_timeout_s,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

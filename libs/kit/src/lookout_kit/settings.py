@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lookout_contracts.topics import IDENTITY_EVENTS
-from pydantic import AnyHttpUrl, Field, PostgresDsn, model_validator
+from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Kafka's own rule for topic and group names (legal characters, at most 249 of them).
@@ -120,3 +120,17 @@ class AuthSettings(BaseSettings):
             if isinstance(name, str) and name:
                 values = {**values, "identity_consumer_group": name}
         return values
+
+
+class ServiceClientSettings(BaseSettings):
+    """Knobs of a service that calls another service's API as itself (``ServiceClient``), with
+    service tokens from identity; mixed in like ``AuthSettings``."""
+
+    # Through the gateway, so that any identity replica answers.
+    identity_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080/api/identity")
+    service_secret: SecretStr | None = Field(
+        default=None,
+        description="This service's client secret at identity (identity's SERVICE_CLIENTS); "
+        "unset: calls to other services are refused with 503 service_calls_unconfigured",
+    )
+    service_call_timeout_s: float = Field(default=30.0, gt=0, le=600)

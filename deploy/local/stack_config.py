@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -183,9 +185,17 @@ def _program(
     ]
     if environment:
         # supervisord expands %(...)s in values: double any % a value holds.
-        pairs = ",".join(
-            f'{key}="{value.replace("%", "%%")}"' for key, value in sorted(environment.items())
-        )
+        # supervisord reads quotes but no escapes: a value holding double quotes (JSON) goes in
+        # single quotes.
+        def quoted(value: str) -> str:
+            value = value.replace("%", "%%")
+            if '"' not in value:
+                return f'"{value}"'
+            if "'" in value:
+                raise ValueError("an environment value may not hold both kinds of quote")
+            return f"'{value}'"
+
+        pairs = ",".join(f"{key}={quoted(value)}" for key, value in sorted(environment.items()))
         lines.append(f"environment={pairs}")
     return "\n".join(lines) + "\n"
 
@@ -195,6 +205,37 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
     # tests: allowed here, refused by default.
     "datasource": {"EGRESS_ALLOW_LOOPBACK": "true"},
 }
+
+
+CALLING_SERVICES = ("dashboard", "alert")
+"""Services that call another service's API as themselves: each gets a client secret at identity."""
+
+
+def service_secrets(data_dir: Path) -> dict[str, str]:
+    """The calling services' client secrets at identity: made at random on this machine's first
+    ``make up`` and kept in the stack's data folder (never in the repo)."""
+    path = data_dir / "service_secrets.json"
+    try:
+        known: dict[str, str] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    wanted = {name: known.get(name) or secrets.token_urlsafe(32) for name in CALLING_SERVICES}
+    if wanted != known:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(wanted, file)
+    return wanted
+
+
+def service_environment(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Per service, what the local stack sets beyond port, host and root path."""
+    client_secrets = service_secrets(data_dir)
+    environment = {name: dict(values) for name, values in SERVICE_ENVIRONMENT.items()}
+    environment.setdefault("identity", {})["SERVICE_CLIENTS"] = json.dumps(client_secrets)
+    for name, secret in client_secrets.items():
+        environment.setdefault(name, {})["SERVICE_SECRET"] = secret
+    return environment
 
 
 def render_supervisord_conf(plan: StackPlan) -> str:
@@ -247,6 +288,7 @@ serverurl=unix://{plan.socket}
             stopsignal="QUIT",
         ),
     ]
+    extra_environment = service_environment(data)
     for replica in plan.all_replicas():
         prefix = f"LOOKOUT_{replica.service.upper()}_"
         sections.append(
@@ -264,7 +306,7 @@ serverurl=unix://{plan.socket}
                     "PYTHONUNBUFFERED": "1",
                     **{
                         f"{prefix}{name}": value
-                        for name, value in SERVICE_ENVIRONMENT.get(replica.service, {}).items()
+                        for name, value in extra_environment.get(replica.service, {}).items()
                     },
                 },
             )

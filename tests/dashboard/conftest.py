@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,9 @@ async def dashboards(servers: Servers) -> AsyncIterator[DashboardService]:
             yield service
 
 
-async def _serve(database: str, servers: Servers) -> AsyncIterator[DashboardService]:
+async def _serve(
+    database: str, servers: Servers, **overrides: Any
+) -> AsyncIterator[DashboardService]:
     keys = SigningKeys()
     identity_topic = unique_topic("identity")
     settings = Settings(
@@ -49,6 +52,7 @@ async def _serve(database: str, servers: Servers) -> AsyncIterator[DashboardServ
         # A group of its own: sharing the running stack's "dashboard" group would rebalance both.
         identity_consumer_group=f"test-dashboard-{uuid.uuid4().hex[:8]}",
         outbox_poll_interval_s=0.2,
+        **overrides,
     )
     authenticator = Authenticator(keys, issuer=ISSUER, audience=AUDIENCE)
     app = create_app(settings, authenticator)
@@ -61,6 +65,21 @@ async def _serve(database: str, servers: Servers) -> AsyncIterator[DashboardServ
 
             await wait_until(ready, timeout=30, message="the dashboard service to be ready")
             yield DashboardService(http, keys, identity_topic, database)
+
+
+@pytest.fixture
+async def calling_dashboards(servers: Servers) -> AsyncIterator[DashboardService]:
+    """A dashboard service of this test's own that has service credentials, and whose datasource
+    service and identity are ``127.0.0.1:9`` (nothing answers there)."""
+    async with temporary_database(servers.postgres, prefix="test_dashboard") as database:
+        async for service in _serve(
+            database,
+            servers,
+            service_secret="a secret identity does not know",
+            identity_url="http://127.0.0.1:9",
+            datasource_url="http://127.0.0.1:9",
+        ):
+            yield service
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from lookout_kit.app import create_service_app
+from lookout_kit.app import Runtime, create_service_app
 from lookout_kit.auth import Authenticator
+from lookout_kit.service_client import ServiceClient
 
 from lookout_dashboard import subscribers
 from lookout_dashboard.endpoints import ROUTERS
@@ -16,7 +17,13 @@ def create_app(
 ) -> FastAPI:
     """``authenticator``: tests' keys instead of identity's JWKS."""
     settings = settings or Settings()
-    return create_service_app(
+    datasource = ServiceClient.from_settings(settings, base_url=str(settings.datasource_url))
+
+    async def close_clients(_: Runtime) -> None:
+        if datasource is not None:
+            await datasource.aclose()
+
+    app = create_service_app(
         settings,
         service_package="lookout_dashboard",
         title="Lookout dashboard",
@@ -24,4 +31,7 @@ def create_app(
         routers=ROUTERS,
         subscribers=subscribers.routers(settings),
         auth=authenticator or True,
+        on_shutdown=[close_clients],
     )
+    app.state.datasource = datasource
+    return app

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from lookout_kit.settings import AuthSettings, ServiceSettings
-from pydantic import PostgresDsn
+from lookout_kit.settings import AuthSettings, ServiceClientSettings, ServiceSettings
+from pydantic import AnyHttpUrl, Field, PostgresDsn
 from pydantic_settings import SettingsConfigDict
 
 
-class Settings(AuthSettings, ServiceSettings):
+class Settings(AuthSettings, ServiceClientSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOOKOUT_DASHBOARD_", extra="ignore", frozen=True)
 
     service_name: str = "dashboard"
@@ -15,4 +15,8 @@ class Settings(AuthSettings, ServiceSettings):
     root_path: str = "/api/dashboard"
     database_url: PostgresDsn | None = PostgresDsn(
         "postgresql://postgres@127.0.0.1:5432/lookout_dashboard"
+    )
+    datasource_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8080/api/datasource"),
+        description="The datasource service's API (a dashboard's data runs there)",
     )

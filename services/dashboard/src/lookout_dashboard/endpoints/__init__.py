@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lookout_dashboard.endpoints import dashboards, exports, grants, versions
+from lookout_dashboard.endpoints import dashboards, data, exports, grants, versions
 
-ROUTERS: list[APIRouter] = [dashboards.router, versions.router, grants.router, exports.router]
+ROUTERS: list[APIRouter] = [
+    dashboards.router,
+    versions.router,
+    grants.router,
+    exports.router,
+    data.router,
+]

@@ -18,6 +18,11 @@ PartId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 ParameterName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 ]
+FilterRef = Annotated[
+    str, Field(min_length=1, max_length=69, pattern=r"^[A-Za-z0-9_-]{1,64}(\.(from|to))?$")
+]
+"""A filter whose value a query parameter takes: its id, or ``<id>.from`` / ``<id>.to`` for one
+bound of a ``date_range`` filter."""
 Label = Annotated[str, Field(min_length=1, max_length=200)]
 FieldName = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -38,8 +43,8 @@ class _Component(_Part):
 
 class _QueryComponent(_Component):
     saved_query_id: UUID | None = None
-    # query parameter name → filter id whose value it takes
-    parameter_bindings: dict[ParameterName, PartId] = Field(default_factory=dict, max_length=50)
+    # query parameter name → the filter whose value it takes (``<id>.from``/``.to``: a range's bound)
+    parameter_bindings: dict[ParameterName, FilterRef] = Field(default_factory=dict, max_length=50)
 
 
 class ChartOptions(_Part):
@@ -203,10 +208,12 @@ def reference_errors(
             error(("components", index, "id"), f"duplicate component id {component.id!r}")
         component_ids.add(component.id)
     filter_ids: set[str] = set()
+    filter_types: dict[str, FilterType] = {}
     for index, filter_ in enumerate(document.filters):
         if filter_.id in filter_ids:
             error(("filters", index, "id"), f"duplicate filter id {filter_.id!r}")
         filter_ids.add(filter_.id)
+        filter_types[filter_.id] = filter_.type
         for target_index, target in enumerate(filter_.targets):
             if target not in component_ids:
                 error(("filters", index, "targets", target_index), f"no component {target!r}")
@@ -214,12 +221,13 @@ def reference_errors(
         if isinstance(component, FilterComponent) and component.filter_id not in filter_ids:
             error(("components", index, "filter_id"), f"no filter {component.filter_id!r}")
         if isinstance(component, ChartComponent | TableComponent | MetricComponent):
-            for parameter, filter_id in component.parameter_bindings.items():
+            for parameter, reference in component.parameter_bindings.items():
+                filter_id, _, bound = reference.partition(".")
+                where = ("components", index, "parameter_bindings", parameter)
                 if filter_id not in filter_ids:
-                    error(
-                        ("components", index, "parameter_bindings", parameter),
-                        f"no filter {filter_id!r}",
-                    )
+                    error(where, f"no filter {filter_id!r}")
+                elif (filter_types[filter_id] == "date_range") != bool(bound):
+                    error(where, "a date_range filter binds as <id>.from or <id>.to, no other")
     placed: set[str] = set()
     cells: dict[tuple[int, int], int] = {}
     for index, item in enumerate(document.layout.items):

@@ -244,7 +244,18 @@ async def test_another_tenants_objects_are_not_found(identity: Identity) -> None
     b_key = (
         await identity.client.post("/api-keys", json={"name": "b"}, headers=tenant_b.headers)
     ).json()
+    b_custom = (
+        await identity.client.post(
+            "/roles",
+            json={"name": "b-auditor", "permissions": [{"resource": "alert", "action": "read"}]},
+            headers=tenant_b.headers,
+        )
+    ).json()
+    b_permission = b_custom["permissions"][0]["id"]
     headers = tenant_a.headers
+    a_custom = (
+        await identity.client.post("/roles", json={"name": "a-auditor"}, headers=headers)
+    ).json()
     requests = [
         identity.client.get(f"/tenants/{tenant_b.tenant_id}", headers=headers),
         identity.client.patch(
@@ -264,7 +275,13 @@ async def test_another_tenants_objects_are_not_found(identity: Identity) -> None
             json={"resource": "alert", "action": "read"},
             headers=headers,
         ),
-        identity.client.delete(f"/roles/{b_role}/permissions/{uuid.uuid4()}", headers=headers),
+        # B's real permission, under B's role and under one of A's own roles.
+        identity.client.delete(
+            f"/roles/{b_custom['id']}/permissions/{b_permission}", headers=headers
+        ),
+        identity.client.delete(
+            f"/roles/{a_custom['id']}/permissions/{b_permission}", headers=headers
+        ),
         identity.client.delete(f"/api-keys/{b_key['id']}", headers=headers),
     ]
     for request in requests:
@@ -282,6 +299,8 @@ async def test_another_tenants_objects_are_not_found(identity: Identity) -> None
     )
     assert assigned.status_code == 422
     # B's objects are untouched.
+    b_role_now = await identity.client.get(f"/roles/{b_custom['id']}", headers=tenant_b.headers)
+    assert [p["id"] for p in b_role_now.json()["permissions"]] == [b_permission]
     assert (await identity.client.get(f"/users/{b_user['id']}", headers=tenant_b.headers)).json()[
         "is_active"
     ]

@@ -293,6 +293,34 @@ async def test_a_refresh_in_progress_is_409(
     assert (await tables(admin, source))["items"] == []
 
 
+async def test_a_new_connection_is_due_for_a_refresh_at_once(
+    datasource: DatasourceService, tenant: uuid.UUID, database: str
+) -> None:
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await admin.create_source(connection_config=await warehouse(database))
+    await refresh(admin, source)  # the next run is an interval away
+
+    async def due() -> bool:
+        connection = await asyncpg.connect(datasource.database)
+        try:
+            return bool(
+                await connection.fetchval(
+                    "SELECT next_run_at <= now() FROM data_sources WHERE id = $1",
+                    uuid.UUID(source["id"]),
+                )
+            )
+        finally:
+            await connection.close()
+
+    path = f"/data-sources/{source['id']}"
+    assert not await due()
+    assert (await admin.request("PATCH", path, json={"name": "renamed"})).is_success
+    assert not await due()  # the same database
+    moved = {"connection_config": {"database": "postgres"}}
+    assert (await admin.request("PATCH", path, json=moved)).is_success
+    assert await due()
+
+
 # -- the periodic refresh -------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from lookout_kit.outbox import publish_in_tx
 from lookout_kit.secret_box import SecretBox
 from pydantic import BaseModel
 
-from lookout_datasource.repository import data_sources, saved_queries
+from lookout_datasource.repository import data_source_schemas, data_sources, saved_queries
 from lookout_datasource.repository.data_sources import DataSourceRow
 from lookout_datasource.schemas.data_sources import (
     DataSource,
@@ -200,6 +200,9 @@ async def update_data_source(
         if after is None:
             raise name_taken(body.name or before.name)
         await publish_in_tx(conn, updated_event(caller, after, tuple(changed_fields)))
+        if "connection_config" in changed_fields:
+            # Perhaps another database now: the schema browser's refresh reads it soon.
+            await data_source_schemas.make_due(conn, caller.tenant_id, after.id)
     logger.info(
         "data source updated",
         extra={"data_source_id": str(after.id), "changed_fields": changed_fields},

@@ -48,10 +48,14 @@ async def test_user_deleted_moves_dashboards_and_removes_grants(
     admin = dashboards.client(Actor(tenant, permissions=[permission("admin")]))
     theirs = await leaver.create(name="Leaver's board")
     shared = await admin.create(name="Shared with the leaver")
-    grant = {"user_id": str(leaver.actor.user_id), "permission": "edit"}
-    assert (
-        await admin.request("POST", f"/dashboards/{shared['id']}/grants", json=grant)
-    ).status_code == 201
+    stayer = uuid.uuid4()
+    for grant in (
+        {"user_id": str(leaver.actor.user_id), "permission": "edit"},
+        {"user_id": str(stayer), "permission": "view"},  # another user's grant: it stays
+    ):
+        assert (
+            await admin.request("POST", f"/dashboards/{shared['id']}/grants", json=grant)
+        ).status_code == 201
 
     await publish(
         "user.deleted",
@@ -62,11 +66,14 @@ async def test_user_deleted_moves_dashboards_and_removes_grants(
 
     async def moved() -> bool:
         board = (await admin.request("GET", f"/dashboards/{theirs['id']}")).json()
-        return board["owner_id"] == str(admin.actor.user_id) and not await grants_of(
-            admin, shared["id"]
-        )
+        grants = await grants_of(admin, shared["id"])
+        return board["owner_id"] == str(admin.actor.user_id) and [
+            (g["user_id"], g["permission"]) for g in grants
+        ] == [(str(stayer), "view")]
 
-    await wait_until(moved, timeout=30, message="the leaver's dashboards to move and grants to go")
+    await wait_until(
+        moved, timeout=30, message="the leaver's dashboards to move and their grant alone to go"
+    )
 
 
 async def test_role_deleted_removes_its_grants(
@@ -115,3 +122,5 @@ async def test_tenant_deleted_removes_its_dashboards_only(
 
     await wait_until(gone, timeout=30, message="the tenant's dashboards to go")
     assert (await survivor.request("GET", f"/dashboards/{kept['id']}")).status_code == 200
+    refused = await doomed.request("GET", "/dashboards")
+    assert refused.status_code == 401, refused.text

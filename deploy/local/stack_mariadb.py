@@ -12,6 +12,7 @@ TCP or root's unix socket.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -20,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pymysql
+import asyncmy
+from asyncmy.errors import MySQLError, OperationalError
 from stack_config import HOST
 
 MARIADB_PORT = 3306
@@ -36,21 +38,41 @@ def private_home(data_dir: Path) -> Path:
     return data_dir / "mariadb"
 
 
-def _connect(
-    user: str, *, port: int = MARIADB_PORT, unix_socket: Path | None = None
-) -> pymysql.Connection:
-    if unix_socket is not None:
-        return pymysql.connect(unix_socket=str(unix_socket), user=user, connect_timeout=2)
-    return pymysql.connect(host=HOST, port=port, user=user, password="", connect_timeout=2)
+def _run(
+    user: str,
+    statements: tuple[str, ...] = (),
+    *,
+    port: int = MARIADB_PORT,
+    unix_socket: Path | None = None,
+) -> None:
+    """Log in (over TCP, or root's unix socket) and run ``statements``; ``MySQLError`` if not."""
+
+    async def run() -> None:
+        if unix_socket is not None:
+            where: dict[str, object] = {"unix_socket": str(unix_socket)}
+        else:
+            where = {"host": HOST, "port": port, "password": ""}
+        connection = await asyncmy.connect(user=user, connect_timeout=2, **where)
+        try:
+            async with connection.cursor() as cursor:
+                for statement in statements:
+                    await cursor.execute(statement)
+        finally:
+            connection.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, TimeoutError) as error:
+        raise OperationalError(2003, str(error) or "no answer") from error
 
 
 def mariadb_answers(port: int = MARIADB_PORT) -> bool:
     """Whether a server speaks on the port (a refused login still counts: it answered)."""
     try:
-        _connect(ADMIN_USER, port=port).close()
-    except pymysql.err.OperationalError as error:
+        _run(ADMIN_USER, port=port)
+    except OperationalError as error:
         return bool(error.args) and error.args[0] in (1044, 1045, 1130, 1698)
-    except pymysql.MySQLError:
+    except MySQLError:
         return False
     return True
 
@@ -75,25 +97,21 @@ def _wait_until_answers(what: str, log: Path | None, port: int, timeout: float =
 def ensure_admin_user(sockets: tuple[Path, ...], port: int = MARIADB_PORT) -> None:
     """Make ``lookout``@127.0.0.1 (no password, every privilege) exist, as root."""
     try:
-        _connect(ADMIN_USER, port=port).close()
+        _run(ADMIN_USER, port=port)
         return
-    except pymysql.MySQLError:
+    except MySQLError:
         pass
-    attempts: list[Callable[[], pymysql.Connection]] = [lambda: _connect("root", port=port)]
-    attempts += [lambda path=path: _connect("root", unix_socket=path) for path in sockets]
+    statements = (
+        f"CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'{HOST}' IDENTIFIED BY ''",
+        f"GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'{HOST}' WITH GRANT OPTION",
+    )
     problems = []
-    for attempt in attempts:
+    for unix_socket in (None, *sockets):
         try:
-            connection = attempt()
-        except pymysql.MySQLError as error:
+            _run("root", statements, port=port, unix_socket=unix_socket)
+            return
+        except MySQLError as error:
             problems.append(str(error))
-            continue
-        with connection, connection.cursor() as cursor:
-            cursor.execute(f"CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'{HOST}' IDENTIFIED BY ''")
-            cursor.execute(
-                f"GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'{HOST}' WITH GRANT OPTION"
-            )
-        return
     raise MariadbError(f"cannot log in as root to create the {ADMIN_USER} user: {problems}")
 
 

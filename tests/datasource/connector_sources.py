@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiomysql
+import asyncmy
 import asyncpg
 import pytest
 from lookout_datasource.service.connectors import registry
@@ -132,12 +132,12 @@ async def clickhouse_source(client: ClickHouse) -> Source:
 
 async def mysql_source(database: MysqlDatabase) -> Source:
     async def run(sql: str) -> list[tuple[Any, ...]]:
-        connection = await aiomysql.connect(
+        connection = await asyncmy.connect(
             host=database.host,
             port=database.port,
             user=database.user,
             password=database.password,
-            db=database.database,
+            database=database.database,
             autocommit=True,
         )
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiomysql  # type: ignore[import-untyped]
+import asyncmy
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _admin_parameters(url: str) -> dict[str, Any]:
 
 async def admin_execute(url: str, *statements: str) -> None:
     """Run ``statements`` as the server's admin (``url``: ``mysql://user[:password]@host:port``)."""
-    connection = await aiomysql.connect(**_admin_parameters(url))
+    connection = await asyncmy.connect(**_admin_parameters(url))
     try:
         async with connection.cursor() as cursor:
             for statement in statements:

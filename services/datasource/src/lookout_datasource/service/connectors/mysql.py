@@ -1,6 +1,6 @@
-"""MySQL and MariaDB through aiomysql.
+"""MySQL and MariaDB through asyncmy.
 
-A connection has multi-statements off (aiomysql turns them on; a query is one statement) and
+A connection has multi-statements off (asyncmy turns them on; a query is one statement) and
 ``time_zone = '+00:00'``. An execution runs after ``SET SESSION TRANSACTION READ ONLY`` (which,
 unlike a read-only transaction alone, also refuses DDL: DDL would commit the transaction first)
 inside ``START TRANSACTION READ ONLY``, under ``max_statement_time`` (MariaDB; MySQL's
@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-import aiomysql
-import pymysql
-from pymysql.constants import CLIENT
-from pymysql.constants.SERVER_STATUS import (
+import asyncmy
+from asyncmy.constants import CLIENT, FIELD_TYPE
+from asyncmy.constants.SERVER_STATUS import (
     SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
 )
+from asyncmy.cursors import SSCursor
+from asyncmy.errors import MySQLError
 
 from lookout_datasource.service.connectors.base import (
     BadCredentials,
@@ -68,10 +69,10 @@ SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'YES', 
 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
 ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
-# pymysql's field type codes → names (FIELD_TYPE's constants, inverted).
+# The protocol's field type codes → names (FIELD_TYPE's constants, inverted).
 _TYPE_NAMES = {
     value: name.lower()
-    for name, value in vars(pymysql.constants.FIELD_TYPE).items()
+    for name, value in vars(FIELD_TYPE).items()
     if name.isupper() and isinstance(value, int)
 }
 
@@ -80,7 +81,7 @@ def _error(error: BaseException, config: ConnectionConfig) -> ConnectorError:
     secrets = (config.secret(),)
     if isinstance(error, ConnectorError):
         return error
-    if isinstance(error, pymysql.err.MySQLError) and len(error.args) >= 2:
+    if isinstance(error, MySQLError) and len(error.args) >= 2:
         code, message = error.args[0], str(error.args[1])
         if code in _BAD_CREDENTIALS:
             return BadCredentials(f"the server refused the login: {message}", secrets=secrets)
@@ -107,15 +108,15 @@ class MysqlPool:
     def __init__(self, connector: MysqlConnector, config: ConnectionConfig, max_size: int) -> None:
         self._connector = connector
         self._config = config
-        self._idle: list[aiomysql.Connection] = []
+        self._idle: list[asyncmy.Connection] = []
         self._slots = asyncio.Semaphore(max_size)
         self._closed = False
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[aiomysql.Connection]:
+    async def acquire(self) -> AsyncIterator[asyncmy.Connection]:
         async with self._slots:
             connection = self._idle.pop() if self._idle else None
-            if connection is None or connection.closed:
+            if connection is None or not connection.connected:
                 connection = await self._connector.connect(self._config)
             try:
                 yield connection
@@ -124,7 +125,7 @@ class MysqlPool:
                 raise
             if self._closed:
                 connection.close()
-            elif not connection.closed:
+            elif connection.connected:
                 self._idle.append(connection)
 
     async def close(self) -> None:
@@ -140,7 +141,7 @@ class MysqlConnector:
     def __init__(self, egress: EgressPolicy) -> None:
         self.egress = egress
 
-    async def connect(self, config: ConnectionConfig) -> aiomysql.Connection:
+    async def connect(self, config: ConnectionConfig) -> asyncmy.Connection:
         """A new connection to ``config``'s first checked address that answers."""
         settings = cast(MysqlConfig, config)
         addresses = await self.egress.resolve(settings.host, settings.port)
@@ -152,18 +153,18 @@ class MysqlConnector:
                     raise
         raise Unreachable(f"cannot reach {settings.host}:{settings.port}")
 
-    async def _connect_to(self, address: str, settings: MysqlConfig) -> aiomysql.Connection:
+    async def _connect_to(self, address: str, settings: MysqlConfig) -> asyncmy.Connection:
         context = None
         if settings.ssl:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        connection = aiomysql.Connection(
+        connection = asyncmy.Connection(
             host=address,
             port=settings.port,
             user=settings.user,
             password=settings.secret(),
-            db=settings.database,
+            database=settings.database,
             connect_timeout=settings.connect_timeout_s,
             charset="utf8mb4",
             autocommit=True,
@@ -171,9 +172,9 @@ class MysqlConnector:
             init_command="SET time_zone = '+00:00'",
             program_name="lookout",
         )
-        connection.client_flag &= ~CLIENT.MULTI_STATEMENTS
+        connection._client_flag &= ~CLIENT.MULTI_STATEMENTS
         try:
-            await connection._connect()
+            await connection.connect()
         except Exception as error:
             connection.close()
             raise _error(error, settings) from None
@@ -182,7 +183,7 @@ class MysqlConnector:
     @asynccontextmanager
     async def _connection(
         self, config: ConnectionConfig, pool: SourcePool | None
-    ) -> AsyncIterator[aiomysql.Connection]:
+    ) -> AsyncIterator[asyncmy.Connection]:
         if pool is not None:
             async with cast(MysqlPool, pool).acquire() as connection:
                 yield connection
@@ -257,7 +258,7 @@ class MysqlConnector:
             )
             try:
                 async with asyncio.timeout(timeout_s + GRACE_S):
-                    cursor = await connection.cursor(aiomysql.SSCursor)
+                    cursor = connection.cursor(SSCursor)
                     await cursor.execute(f"SET SESSION {limit}")
                     await cursor.execute("SET SESSION TRANSACTION READ ONLY")
                     await cursor.execute("START TRANSACTION READ ONLY")

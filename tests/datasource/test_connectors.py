@@ -68,14 +68,18 @@ async def test_test_connection_gives_the_version_and_latency(source: Source) -> 
 
 
 async def test_introspection_lists_the_tables_columns(source: Source) -> None:
+    engine = " ENGINE = Memory" if source.kind == "clickhouse" else ""
+    await source.run(f"CREATE TABLE zebra (zulu INT, alpha INT, mike INT){engine}")
     columns = await source.connector.introspect(source.config)
+    zebra = [column.column_name for column in columns if column.table_name == "zebra"]
+    assert zebra == ["zulu", "alpha", "mike"]  # the table's own order
     people = [column for column in columns if column.table_name == "people"]
     assert [column.column_name for column in people] == ["id", "name"]
     assert all(column.schema_name in ("public", source.config.database) for column in people)
     types = {column.column_name: column.data_type.lower() for column in people}
     assert "int" in types["id"]
     assert any(word in types["name"] for word in ("text", "string", "char"))
-    assert not {column.table_name for column in columns} - {"people"}
+    assert not {column.table_name for column in columns} - {"people", "zebra"}
 
 
 @pytest.mark.parametrize(

@@ -258,9 +258,11 @@ class ClickhouseConnector:
     async def introspect(
         self, config: ConnectionConfig, *, pool: SourcePool | None = None
     ) -> list[ColumnInfo]:
+        # In each table's own column order: the server lists them so (18.16 has no `position`
+        # to sort by), and a stable sort by table keeps it.
         query = (
             "SELECT database, table, name, type, default_expression FROM system.columns"
-            f" WHERE database = {quote(config.database)} ORDER BY table, name"
+            f" WHERE database = {quote(config.database)}"
         )
         params = {"readonly": "1", "default_format": "JSONCompact"}
         content = await self._post(config, pool, query, params, timeout_s=60)
@@ -273,7 +275,7 @@ class ClickhouseConnector:
                 is_nullable=row[3].startswith("Nullable("),
                 column_default=row[4] or None,
             )
-            for row in json.loads(content)["data"]
+            for row in sorted(json.loads(content)["data"], key=lambda row: str(row[1]))
         ]
 
     async def execute(

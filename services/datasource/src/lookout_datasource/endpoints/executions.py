@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from lookout_kit.auth.caller import Caller
 from lookout_kit.auth.dependencies import authenticator_of, bearer_scheme
@@ -53,6 +53,11 @@ async def bearer_token(
     return credentials.credentials
 
 
+def _json(result: ExecutionResult) -> Response:
+    """The result as it is encoded once (FastAPI would validate and encode its rows again)."""
+    return Response(content=result.to_json(), media_type="application/json")
+
+
 def _limits(body: Any) -> Limits:
     return Limits(row_limit=body.row_limit, timeout_s=body.timeout_s, max_age_s=body.max_age_s)
 
@@ -60,6 +65,7 @@ def _limits(body: Any) -> Limits:
 @router.post(
     "/saved-queries/{saved_query_id}/execute",
     summary="Run a saved query with parameter values (view rights on it suffice)",
+    response_model=ExecutionResult,
     responses=ERRORS,
 )
 async def execute_saved_query(
@@ -69,17 +75,18 @@ async def execute_saved_query(
     pool: PoolDep,
     events_pool: EventsPoolDep,
     engine: EngineDep,
-) -> ExecutionResult:
+) -> Response:
     async with pool.acquire() as conn:
         plan = await executions.plan_saved_query(
             conn, engine, caller, saved_query_id, body.values, _limits(body)
         )
-    return await executions.run(engine, events_pool, plan)
+    return _json(await executions.run(engine, events_pool, plan))
 
 
 @router.post(
     "/data-sources/{data_source_id}/execute",
     summary="Run an ad hoc query (needs execute on the data source)",
+    response_model=ExecutionResult,
     responses=ERRORS,
 )
 async def execute_ad_hoc(
@@ -89,7 +96,7 @@ async def execute_ad_hoc(
     pool: PoolDep,
     events_pool: EventsPoolDep,
     engine: EngineDep,
-) -> ExecutionResult:
+) -> Response:
     async with pool.acquire() as conn:
         plan = await executions.plan_ad_hoc(
             conn,
@@ -101,7 +108,7 @@ async def execute_ad_hoc(
             body.values,
             _limits(body),
         )
-    return await executions.run(engine, events_pool, plan)
+    return _json(await executions.run(engine, events_pool, plan))
 
 
 async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Caller:
@@ -147,6 +154,7 @@ async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Call
 
 @router.post(
     "/executions/batch",
+    response_model=BatchResult,
     summary="Run up to 50 executions concurrently: one result or error each, in order",
     description=__doc__,
     responses={
@@ -162,9 +170,10 @@ async def execute_batch(
     pool: PoolDep,
     events_pool: EventsPoolDep,
     engine: EngineDep,
-) -> BatchResult:
+) -> Response:
     caller = await batch_caller(request, token, body)
-    return await batch.run_batch(pool, events_pool, engine, caller, body.items)
+    outcome = await batch.run_batch(pool, events_pool, engine, caller, body.items)
+    return Response(content=outcome.model_dump_json(), media_type="application/json")
 
 
 @router.get(

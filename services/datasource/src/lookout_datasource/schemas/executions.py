@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from lookout_datasource.schemas.parameters import ParameterName
 from lookout_datasource.schemas.saved_queries import Parameters, QueryText
@@ -100,6 +101,8 @@ class ResultColumn(BaseModel):
 
 
 class ExecutionResult(BaseModel):
+    _rows_json: builtins.bytes | None = PrivateAttr(default=None)
+
     execution_id: UUID = Field(
         description="The execution that computed it (cached: an earlier one)"
     )
@@ -114,6 +117,23 @@ class ExecutionResult(BaseModel):
     truncated: bool
     cached: bool = False
     cache_age_s: float | None = Field(default=None, description="How old a cached result is")
+
+    @property
+    def rows_json(self) -> builtins.bytes | None:
+        """The rows already encoded as JSON by the connector, when it did."""
+        return self._rows_json
+
+    @rows_json.setter
+    def rows_json(self, encoded: builtins.bytes | None) -> None:
+        self._rows_json = encoded
+
+    def to_json(self) -> builtins.bytes:
+        """The result as JSON, its rows spliced in as the connector encoded them (one encoding
+        of 10,000 rows instead of two)."""
+        if self._rows_json is None:
+            return self.model_dump_json().encode()
+        head = self.model_dump_json(exclude={"rows"}).encode()
+        return head[:-1] + b',"rows":' + self._rows_json + b"}"
 
 
 class ItemError(BaseModel):

@@ -316,7 +316,9 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         rows=result.row_count,
         bytes_returned=result.bytes,
     )
-    shown = ExecutionResult(
+    # Built without validation: every field is the service's own (10,000 rows validated again
+    # would cost more than reading them).
+    shown = ExecutionResult.model_construct(
         execution_id=execution_id,
         data_source_id=plan.data_source.id,
         saved_query_id=plan.saved_query_id,
@@ -327,8 +329,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         duration_ms=result.duration_ms,
         truncated=result.truncated,
     )
+    shown.rows_json = result.rows_json or None
     if key is not None and engine.cache is not None:
-        await engine.cache.put(
-            key, shown.model_dump(mode="json", exclude={"cached", "cache_age_s"})
-        )
+        await engine.cache.put(key, shown.to_json())
     return shown

@@ -81,9 +81,9 @@ class ResultCache:
             return None  # not ours, or damaged: run the query
         return (result, age) if age <= max_age_s else None
 
-    async def put(self, key: str, result: dict[str, Any]) -> bool:
-        """Store ``result`` (JSON-ready); whether it was stored."""
-        encoded = json.dumps({"stored_at": time.time(), "result": result}, separators=(",", ":"))
+    async def put(self, key: str, result_json: bytes) -> bool:
+        """Store a result (its JSON); whether it was stored."""
+        encoded = b'{"stored_at":%r,"result":%b}' % (time.time(), result_json)
         if len(encoded) > self.max_bytes:
             return False
         try:

@@ -230,6 +230,9 @@ async def test_tables_are_searched_and_paged(
 async def test_a_refresh_reads_each_kind(
     datasource: DatasourceService, tenant: uuid.UUID, source: Source
 ) -> None:
+    engine = " ENGINE = Memory" if source.kind == "clickhouse" else ""
+    integer = "Int32" if source.kind == "clickhouse" else "INT"
+    await source.run(f"CREATE TABLE ordered (zeta {integer}, alpha {integer}){engine}")
     admin = datasource.client(Actor(tenant, ADMIN))
     created = await admin.create_source(
         type=source.kind, connection_config=source.config.fingerprint_fields()
@@ -247,6 +250,14 @@ async def test_a_refresh_reads_each_kind(
         )
     ).json()["columns"]
     assert [column["name"] for column in columns] == ["id", "name"]
+    ordered = (
+        await admin.request(
+            "GET",
+            f"/data-sources/{created['id']}/columns",
+            params={"schema": people["schema_name"], "table": "ordered"},
+        )
+    ).json()["columns"]
+    assert [(c["name"], c["position"]) for c in ordered] == [("zeta", 1), ("alpha", 2)]
 
 
 async def test_rights_and_tenants(

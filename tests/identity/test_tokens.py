@@ -9,8 +9,11 @@ import time
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lookout_identity.keyring import RETIRED_KEY_LEEWAY_S
 from lookout_kit.auth.dependencies import Authenticator
+from lookout_kit.errors import Unauthorized
 
 from .conftest import Identity
 from .factories import Account, bearer, signup
@@ -57,7 +60,7 @@ async def test_tampered_expired_wrong_kid_and_garbage_tokens_are_refused(
     assert await _me(identity, f"{head}.{forged_payload}.{signature}") == 401
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     assert await _me(identity, f"{head}.{payload}.{flipped}") == 401
-    expired = dict(claims, iat=time.time() - 3600, exp=int(time.time()) - 600)
+    expired = dict(claims, exp=int(time.time()) - 600)  # its iat kept: refused for exp alone
     assert await _me(identity, await _sign(identity, expired)) == 401
     stranger = Ed25519PrivateKey.generate()
     unknown_kid = jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": "no-such-kid"})
@@ -88,21 +91,73 @@ async def test_a_token_naming_another_tenant_is_refused(identity: Identity) -> N
     assert await _me(identity, await _sign(identity, mixed)) == 401
 
 
+def _a_service_verifier(identity: Identity) -> Authenticator:
+    """What another service builds at start: a fresh JWKS cache, through identity's JWKS."""
+    return Authenticator.from_jwks_url(
+        "http://identity/.well-known/jwks.json",
+        issuer=identity.settings.jwt_issuer,
+        audience=identity.settings.jwt_audience,
+        client=identity.client,
+    )
+
+
 async def test_key_rotation_keeps_old_tokens_until_they_expire(identity: Identity) -> None:
+    """After a rotation the old key no longer signs, but stays published as long as a token it
+    signed can live (the access token TTL plus a leeway): its tokens work until their ``exp``, not
+    after; once that window has passed the key leaves the JWKS and its tokens are refused."""
     admin = await signup(identity.client)
-    old_kid = jwt.get_unverified_header(admin.access_token)["kid"]
+    old = await identity.components.keyring.active()
+    assert jwt.get_unverified_header(admin.access_token)["kid"] == old.kid
     new_kid = await identity.components.keyring.rotate()
-    assert new_kid != old_kid
+    assert new_kid != old.kid
     kids = [
         key["kid"] for key in (await identity.client.get("/.well-known/jwks.json")).json()["keys"]
     ]
-    assert old_kid in kids and new_kid in kids
+    assert old.kid in kids and new_kid in kids
     assert await _me(identity, admin.access_token) == 200
     pair = (
         await identity.client.post("/auth/refresh", json={"refresh_token": admin.refresh_token})
     ).json()
     assert jwt.get_unverified_header(pair["access_token"])["kid"] == new_kid
     assert await _me(identity, pair["access_token"]) == 200
+
+    # The old key's tokens: valid until their exp, refused after it.
+    claims = _claims(admin.access_token)
+    now = int(time.time())
+    # Its own iat: an iat before the user's permissions last changed is refused for that reason.
+    expired = dict(claims, exp=now - 60)
+    signed_by_old = jwt.encode(
+        expired, old.private_key, algorithm="EdDSA", headers={"kid": old.kid}
+    )
+    assert await _me(identity, signed_by_old) == 401
+    still_valid = jwt.encode(
+        dict(claims, exp=now + 60), old.private_key, algorithm="EdDSA", headers={"kid": old.kid}
+    )
+    assert await _me(identity, still_valid) == 200
+
+    # Retired: the private half is gone, and it is published exactly as long as a token can live.
+    async with identity.components.pool.acquire() as conn:
+        retired = await conn.fetchrow(
+            "SELECT private_key_encrypted, retired_at, published_until FROM signing_keys "
+            "WHERE kid = $1",
+            old.kid,
+        )
+        assert retired["private_key_encrypted"] is None
+        published_for = (retired["published_until"] - retired["retired_at"]).total_seconds()
+        assert published_for == identity.settings.access_token_ttl_s + RETIRED_KEY_LEEWAY_S
+        assert published_for >= identity.settings.access_token_ttl_s
+        # That window passes (moved back rather than waited for): the key leaves the JWKS.
+        await conn.execute(
+            "UPDATE signing_keys SET published_until = now() - interval '1 second' WHERE kid = $1",
+            old.kid,
+        )
+    kids = [
+        key["kid"] for key in (await identity.client.get("/.well-known/jwks.json")).json()["keys"]
+    ]
+    assert old.kid not in kids and new_kid in kids
+    with pytest.raises(Unauthorized):
+        await _a_service_verifier(identity).verifier.verify_access(still_valid)
+    assert await _a_service_verifier(identity).verifier.verify_access(pair["access_token"])
 
 
 async def _api_key(identity: Identity, admin: Account) -> dict[str, Any]:
@@ -144,13 +199,7 @@ async def test_service_tokens(identity: Identity) -> None:
     )
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
-    auth = Authenticator.from_jwks_url(
-        "http://identity/.well-known/jwks.json",
-        issuer=identity.settings.jwt_issuer,
-        audience=identity.settings.jwt_audience,
-        client=identity.client,
-    )
-    service = await auth.verifier.verify_service(token)
+    service = await _a_service_verifier(identity).verifier.verify_service(token)
     assert service.service == "alert"
     # A service token is not a user's access token, anywhere.
     assert await _me(identity, token) == 401

@@ -92,6 +92,13 @@ async def test_batch_items_run_concurrently(
     assert [o["result"]["rows"] for o in response.json()["items"]] == [[[1]]] * 4
     assert elapsed < 1.8, f"4 x 0.6 s took {elapsed:.2f} s: not concurrent"
 
+    # Eight: two waves of four (the limit per source), not one of eight.
+    started = time.monotonic()
+    response = await batch(admin, [sleeper] * 8)
+    elapsed = time.monotonic() - started
+    assert all(outcome["ok"] for outcome in response.json()["items"])
+    assert elapsed >= 1.2, f"8 x 0.6 s took {elapsed:.2f} s: more than 4 ran at once"
+
 
 async def test_a_batch_holds_one_to_fifty_items(
     datasource: DatasourceService, tenant: uuid.UUID

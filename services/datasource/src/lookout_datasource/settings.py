@@ -7,9 +7,12 @@ from lookout_kit.settings import AuthSettings, ServiceSettings
 from pydantic import Field, PostgresDsn
 from pydantic_settings import SettingsConfigDict
 
+from lookout_datasource.service.connectors.pools import ConnectorSettings
 
-class Settings(SecretBoxSettings, AuthSettings, ServiceSettings):
-    """``SECRET_KEYS`` / ``SECRET_PRIMARY_KID`` seal the data sources' secrets (the kit's secret box)."""
+
+class Settings(ConnectorSettings, SecretBoxSettings, AuthSettings, ServiceSettings):
+    """``SECRET_KEYS`` / ``SECRET_PRIMARY_KID`` seal the data sources' secrets (the kit's secret box);
+    ``ConnectorSettings``: where a source may point (egress) and its pools (concurrency, idle)."""
 
     model_config = SettingsConfigDict(
         env_prefix="LOOKOUT_DATASOURCE_", extra="ignore", frozen=True, hide_input_in_errors=True
@@ -22,23 +25,11 @@ class Settings(SecretBoxSettings, AuthSettings, ServiceSettings):
         "postgresql://postgres@127.0.0.1:5432/lookout_datasource"
     )
 
-    # Where a data source may point (service/egress.py). The local stack allows loopback.
-    egress_allow_loopback: bool = False
-    egress_allow_private_networks: bool = False
-    egress_platform_servers: list[str] = Field(
-        default_factory=list,
-        description="The platform's own servers, refused even where loopback or private is allowed",
-    )
-
     # Executions (service/executions.py).
     execution_row_limit: int = Field(default=10_000, ge=1, le=1_000_000)
     """The most rows a result holds (a request may ask for fewer; ``truncated`` says more exist)."""
     execution_timeout_s: float = Field(default=30.0, gt=0, le=3_600)
     """How long a query may run before the server stops it (a request may ask for less)."""
-    execution_concurrency_per_source: int = Field(default=4, ge=1, le=256)
-    """Executions (and introspections) of one source running at once, per replica."""
-    pool_idle_close_s: float = Field(default=300.0, gt=0)
-    """A source's connection pool unused this long is closed."""
 
     acting_services: list[str] = Field(default_factory=lambda: ["dashboard", "alert"])
     """The services whose token may run a batch for a user (with the user's access token)."""

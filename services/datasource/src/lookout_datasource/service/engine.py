@@ -12,7 +12,6 @@ from lookout_kit.secret_box import SecretBox
 from lookout_kit.worker import IDLE, NextRound, Worker
 
 from lookout_datasource.service.connectors.pools import ConnectorPools
-from lookout_datasource.service.egress import EgressPolicy
 from lookout_datasource.service.result_cache import ResultCache
 from lookout_datasource.settings import Settings
 
@@ -27,16 +26,7 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
-        egress = EgressPolicy.of(
-            allow_loopback=settings.egress_allow_loopback,
-            allow_private_networks=settings.egress_allow_private_networks,
-            platform_servers=settings.egress_platform_servers,
-        )
-        pools = ConnectorPools(
-            egress,
-            max_concurrency=settings.execution_concurrency_per_source,
-            idle_close_s=settings.pool_idle_close_s,
-        )
+        pools = ConnectorPools.from_settings(settings)
         cache = None
         if settings.result_cache_url:
             cache = ResultCache(

@@ -6,7 +6,7 @@ caller may ``execute``; each one recorded, bounded, cancellable and reported.
   source (403 without it, 404 for a source the caller cannot see or another tenant's).
 - **Limits.** ``row_limit`` and ``timeout_s`` of a request may lower the service's
   (``execution_row_limit``, ``execution_timeout_s``), never raise them; at most
-  ``execution_concurrency_per_source`` executions of a source run at once per replica
+  ``pool_max_concurrency`` executions of a source run at once per replica
   (``ConnectorPools``); one that waits past its timeout for a slot fails as ``timeout``.
 - **Record.** A ``query_executions`` row is written when an execution starts (``running``) and
   when it ends (``success``, ``failed``, ``timeout``, ``cancelled``), the end in one transaction

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lookout_kit.clickhouse import ClickHouse
@@ -16,8 +17,34 @@ from lookout_testing.clickhouse import temporary_clickhouse_database
 from lookout_testing.databases import temporary_database
 from lookout_testing.mysql import MysqlDatabase, temporary_mysql_database
 from lookout_testing.postgres import PrivatePostgres
-from lookout_testing.servers import Servers
+from lookout_testing.servers import Servers, in_ci
 from lookout_testing.topics import unique_topic
+
+SKIPPED_IN_CI = "skipped under CI=true, where a missing server or package fails: "
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Under CI no test is skipped silently, however it skips: the skip is a failure."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = SKIPPED_IN_CI + str(report.longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, Any, None]:
+    """The same for a whole module skipped at import (``pytest.importorskip``)."""
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()
+    if in_ci() and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = SKIPPED_IN_CI + str(report.longrepr)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import NoReturn
+
+import pytest
+
+
+def in_ci() -> bool:
+    """``CI=true`` (or ``1``): every test must run; what it needs being missing is a failure."""
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def unavailable(what: str) -> NoReturn:
+    """A server or package the test needs is missing: skip here, fail under CI."""
+    if in_ci():
+        pytest.fail(f"{what} (CI=true: a missing server or package fails, never skips)")
+    pytest.skip(what)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from lookout_kit.clickhouse import ClickHouse, ClickHouseError, client_session
 from lookout_kit.kafka import ensure_topics
 from lookout_testing.broker import PrivateBroker, free_port
 from lookout_testing.clickhouse import temporary_clickhouse_database
-from lookout_testing.servers import Servers
+from lookout_testing.servers import Servers, unavailable
 from lookout_testing.waiting import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -362,7 +362,7 @@ class PrivateClickHouse:
 @pytest.fixture
 async def private_clickhouse(tmp_path: Path) -> AsyncIterator[PrivateClickHouse]:
     if shutil.which("clickhouse-server") is None:
-        pytest.skip("clickhouse-server is not installed")
+        unavailable("clickhouse-server is not installed")
     server = PrivateClickHouse(home=tmp_path / "clickhouse")
     await server.start()
     try:

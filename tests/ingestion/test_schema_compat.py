@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from chdb import session as chdb_session  # chdb-core: a dev dependency, always installed
 from lookout_ingestion.migrate import already_applied, migration_files, statements
-
-chdb = pytest.importorskip("chdb")
-from chdb import session as chdb_session  # noqa: E402
 
 QUERIES = [
     "SELECT tenant_id, dashboard_id, count() AS views, uniqExact(user_id) AS viewers "

@@ -449,3 +449,57 @@ async def test_no_secret_in_any_execution_response_event_or_log_line(
     lines = [f"{record.getMessage()} {record.__dict__}" for record in caplog.records]
     assert any(refused["id"] in line for line in lines)  # the service did log about it
     assert all(PASSWORD not in line for line in lines)
+
+
+async def test_cancel_stops_an_execution_still_waiting_for_a_slot(
+    datasource: DatasourceService, tenant: uuid.UUID, database: str, servers: Servers
+) -> None:
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await sales_source(admin, database)
+    path = f"/data-sources/{source['id']}/execute"
+    busy = f"busy-{uuid.uuid4().hex[:8]}"
+    holders = [
+        asyncio.create_task(
+            admin.request("POST", path, json={"query_text": f"SELECT pg_sleep(30), '{busy}'"})
+        )
+        for _ in range(4)  # the source's limit: every slot taken
+    ]
+
+    async def all_busy() -> bool:
+        return len(await running_on_server(database, busy)) == 4
+
+    await wait_until(all_busy, timeout=10, message="four queries to hold the source's slots")
+    holding = {name.removeprefix("lookout:") for name in await running_on_server(database, busy)}
+    waiting = asyncio.create_task(
+        admin.request("POST", path, json={"query_text": "SELECT 'never ran' AS x"})
+    )
+
+    async def queued() -> set[str]:
+        rows = await service_rows(
+            datasource,
+            "SELECT id::text FROM query_executions WHERE tenant_id = $1 AND status = 'running'",
+            tenant,
+        )
+        return {row[0] for row in rows} - holding
+
+    await wait_until(queued, timeout=10, message="the fifth execution to wait for a slot")
+    [execution_id] = await queued()
+    outcome = await admin.request("POST", f"/executions/{execution_id}/cancel")
+    assert outcome.json() == {
+        "execution_id": execution_id,
+        "cancelled": True,
+        "status": "cancelled",
+    }
+    response = await asyncio.wait_for(waiting, timeout=5)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "cancelled"
+    assert response.json()["error"]["details"]["execution_id"] == execution_id
+    execution = (await admin.request("GET", f"/executions/{execution_id}")).json()
+    assert execution["status"] == "cancelled"
+
+    for holder in holding:  # the others, from the server
+        assert (await admin.request("POST", f"/executions/{holder}/cancel")).json()["cancelled"]
+    for task in holders:
+        assert (await asyncio.wait_for(task, timeout=10)).json()["error"]["code"] == "cancelled"
+    events = await executed_events(servers, source["id"], 5)
+    assert {e["data"]["status"] for e in events} == {"cancelled"}

@@ -4,8 +4,10 @@ closed with the service, handed to handlers by ``EngineDep``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 from lookout_kit.secret_box import SecretBox
@@ -23,6 +25,19 @@ class Engine:
     box: SecretBox
     cache: ResultCache | None = None
     _idle_closer: Worker | None = None
+    running: dict[UUID, asyncio.Task[Any]] = field(default_factory=dict)
+    """The executions running in this replica, by id: a cancel that finds nothing on the server
+    (the execution still waits for a slot or a connection) stops the task itself."""
+    cancelled_here: set[UUID] = field(default_factory=set)
+
+    def cancel_local(self, execution_id: UUID) -> bool:
+        """Stop the task of ``execution_id`` if it runs in this replica; whether it did."""
+        task = self.running.get(execution_id)
+        if task is None or task.done():
+            return False
+        self.cancelled_here.add(execution_id)
+        task.cancel()
+        return True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:

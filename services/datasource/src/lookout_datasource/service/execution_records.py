@@ -4,8 +4,9 @@ The one who started an execution, a tenant admin (``tenant:admin``) or an admin 
 (``data_source:admin``) may see and cancel it; another user of the tenant gets 403, another
 tenant 404. Cancel asks the source's server to stop the query by the execution's id (the
 connector's ``cancel``); the replica running it then records ``cancelled`` and publishes the event.
-A cancel that arrives before the query reached the server finds nothing to stop (``cancelled:
-false``).
+An execution not yet on its server (waiting for a slot of its source, or a connection) is stopped
+when the cancel reaches the replica running it; on another replica it finds nothing to stop
+(``cancelled: false``) and runs on.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ async def cancel_execution(
         except NotFound:
             return CancelOutcome(execution_id=row.id, cancelled=False, status=row.status)
     cancelled = await engine.pools.cancel(data_source.type, config, execution_id)
+    if not cancelled:
+        # Not on its server (yet): waiting for a slot or a connection, in this replica maybe.
+        cancelled = engine.cancel_local(execution_id)
     logger.info(
         "execution cancel asked",
         extra={"execution_id": str(execution_id), "cancelled": cancelled},

@@ -44,7 +44,7 @@ from lookout_datasource.schemas.executions import (
 )
 from lookout_datasource.schemas.parameters import Parameter
 from lookout_datasource.service import connections
-from lookout_datasource.service.connectors.base import ConnectionConfig, ConnectorError
+from lookout_datasource.service.connectors.base import Cancelled, ConnectionConfig, ConnectorError
 from lookout_datasource.service.data_sources import get_data_source_with_secrets, load_data_source
 from lookout_datasource.service.engine import Engine
 from lookout_datasource.service.parameter_values import bind_values
@@ -252,6 +252,9 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             saved_query_id=plan.saved_query_id,
         )
     started = time.monotonic()
+    task = asyncio.current_task()
+    if task is not None:
+        engine.running[execution_id] = task
     try:
         result = await engine.pools.execute(
             plan.data_source.id,
@@ -297,16 +300,26 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         )
         raise
     except asyncio.CancelledError:
-        # The request went away: the connector has stopped the query; the record says so.
+        # Cancelled here before the query reached its server (``Engine.cancel_local``), or the
+        # request went away (the connector has stopped the query): the record says so.
         ending = _finish(
             events_pool,
             plan,
             execution_id,
             status="cancelled",
             duration_ms=round((time.monotonic() - started) * 1000),
+            error=("cancelled", "the query was cancelled"),
         )
         await asyncio.shield(ending)
+        if execution_id in engine.cancelled_here and task is not None:
+            engine.cancelled_here.discard(execution_id)
+            task.uncancel()
+            stopped = Cancelled("the query was cancelled")
+            stopped.details = {"execution_id": str(execution_id), "status": "cancelled"}
+            raise stopped from None
         raise
+    finally:
+        engine.running.pop(execution_id, None)
     await _finish(
         events_pool,
         plan,

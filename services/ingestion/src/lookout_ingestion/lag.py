@@ -29,6 +29,8 @@ async def report_lag(
             for partition in partitions:
                 if partition not in committed:
                     committed[partition] = await consumer.committed(partition) or 0
+                if partition not in consumer.assignment():
+                    continue  # revoked while measuring (its gauge is forgotten): not reported
                 lag = max(0, ends[partition] - committed[partition])
                 LAG.labels(partition.topic, str(partition.partition)).set(lag)
         except KafkaError as error:

@@ -22,7 +22,7 @@ help:
 	@echo "make down                        stop everything the stack started"
 	@echo "make ps | status | logs [NAME=dashboard]"
 	@echo "make test [PYTEST_ARGS=tests/stack]  run the suite (starts and stops the stack if needed)"
-	@echo "make lint | export-contracts | bench | bench-outbox | bench-identity | bench-ingest"
+	@echo "make lint | export-contracts | bench | bench-outbox | bench-identity | bench-ingest | bench-datasource"
 
 # The workspace's environment from the committed lock file (uv itself comes from pip if missing).
 # Debian's own python refuses a plain pip install (PEP 668): then install uv past that guard.
@@ -89,3 +89,6 @@ bench-identity: env
 
 bench-ingest: env
 	$(VENV_PYTHON) bench/ingest.py
+
+bench-datasource: env
+	$(VENV_PYTHON) bench/datasource.py

@@ -20,8 +20,8 @@ def create_app(
     settings = settings or Settings()
     engine = Engine.from_settings(settings)
 
-    async def start_engine(_: Runtime) -> None:
-        engine.start()
+    async def start_engine(runtime: Runtime) -> None:
+        engine.start(runtime.require_pool())
 
     async def close_engine(_: Runtime) -> None:
         await engine.close()

@@ -30,6 +30,10 @@ class Settings(ConnectorSettings, SecretBoxSettings, AuthSettings, ServiceSettin
     """The most rows a result holds (a request may ask for fewer; ``truncated`` says more exist)."""
     execution_timeout_s: float = Field(default=30.0, gt=0, le=3_600)
     """How long a query may run before the server stops it (a request may ask for less)."""
+    execution_retention_hours: float = Field(default=168.0, gt=0)
+    """How long an execution's record (status, for cancel) is kept."""
+    execution_prune_interval_s: float = Field(default=300.0, gt=0)
+    """How often one replica deletes old execution records and marks lost ones."""
 
     acting_services: list[str] = Field(default_factory=lambda: ["dashboard", "alert"])
     """The services whose token may run a batch for a user (with the user's access token)."""

@@ -84,3 +84,26 @@ async def get_execution(
         execution_id,
     )
     return None if record is None else ExecutionRow.of(record)
+
+
+async def mark_lost(conn: asyncpg.Connection, older_than_s: float) -> int:
+    """Executions still ``running`` long after any timeout (their replica stopped): ``failed``,
+    error code ``lost``; how many."""
+    done = await conn.execute(
+        "UPDATE query_executions SET status = 'failed', finished_at = now(), error_code = 'lost'"
+        " WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)",
+        older_than_s,
+    )
+    return int(done.split()[-1])
+
+
+async def delete_older(conn: asyncpg.Connection, older_than_s: float, *, limit: int) -> int:
+    """Delete up to ``limit`` executions started longer ago than ``older_than_s``; how many."""
+    done = await conn.execute(
+        "DELETE FROM query_executions WHERE id IN (SELECT id FROM query_executions"
+        " WHERE started_at < now() - make_interval(secs => $1)"
+        " ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        older_than_s,
+        limit,
+    )
+    return int(done.split()[-1])

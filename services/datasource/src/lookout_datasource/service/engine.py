@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import Depends, Request
+from lookout_kit.lease import new_owner
 from lookout_kit.secret_box import SecretBox
 from lookout_kit.worker import IDLE, NextRound, Worker
 
 from lookout_datasource.service.connectors.pools import ConnectorPools
+from lookout_datasource.service.execution_retention import prune_turn
 from lookout_datasource.service.result_cache import ResultCache
 from lookout_datasource.settings import Settings
 
@@ -25,6 +28,7 @@ class Engine:
     box: SecretBox
     cache: ResultCache | None = None
     _idle_closer: Worker | None = None
+    _pruner: Worker | None = None
     running: dict[UUID, asyncio.Task[Any]] = field(default_factory=dict)
     """The executions running in this replica, by id: a cancel that finds nothing on the server
     (the execution still waits for a slot or a connection) stops the task itself."""
@@ -51,8 +55,9 @@ class Engine:
             )
         return cls(settings=settings, pools=pools, box=settings.secret_box(), cache=cache)
 
-    def start(self) -> None:
-        """Close idle pools even when no execution comes to do it."""
+    def start(self, pool: asyncpg.Pool | None = None) -> None:
+        """Close idle pools even when no execution comes to do it; with ``pool``, prune the
+        execution records too (``execution_retention``)."""
 
         async def close_idle() -> NextRound:
             await self.pools.close_idle()
@@ -61,8 +66,24 @@ class Engine:
         interval = max(1.0, min(60.0, self.settings.pool_idle_close_s / 2))
         self._idle_closer = Worker("datasource-idle-pools", close_idle, interval_s=interval)
         self._idle_closer.start()
+        if pool is not None:
+            owner = new_owner("datasource-executions-prune")
+
+            async def prune() -> NextRound:
+                await prune_turn(pool, self.settings, owner)
+                return IDLE
+
+            self._pruner = Worker(
+                "datasource-executions-prune",
+                prune,
+                interval_s=max(1.0, self.settings.execution_prune_interval_s / 3),
+                jitter=0.2,
+            )
+            self._pruner.start()
 
     async def close(self) -> None:
+        if self._pruner is not None:
+            await self._pruner.stop()
         if self._idle_closer is not None:
             await self._idle_closer.stop()
         await self.pools.close()

@@ -178,6 +178,11 @@ async def test_a_service_runs_a_batch_with_the_users_rights(
     )
     response = await datasource.http.post("/executions/batch", json={"items": items})
     assert response.status_code == 401
+    # A bad token is 401 before the body is looked at.
+    response = await datasource.http.post(
+        "/executions/batch", json={"items": []}, headers={"Authorization": "Bearer nonsense"}
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_token")
 
 
 async def test_the_kits_service_client_calls_the_batch_for_a_user(

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from lookout_kit.auth.caller import Caller
+from lookout_kit.auth.caller import Caller, ServiceCaller
 from lookout_kit.auth.dependencies import authenticator_of, bearer_scheme
 from lookout_kit.dependencies import CallerDep, EventsPoolDep, PoolDep
 from lookout_kit.errors import Forbidden, Invalid, Unauthorized
@@ -111,19 +111,16 @@ async def execute_ad_hoc(
     return _json(await executions.run(engine, events_pool, plan))
 
 
-async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Caller:
-    """The user a batch runs for: the bearer's, or the one a service acts for (module doc)."""
+async def batch_bearer(
+    request: Request, token: Annotated[str, Depends(bearer_token)]
+) -> Caller | ServiceCaller:
+    """The verified bearer of a batch: a user, or a service allowed to act for users with a
+    tenant (checked before the body is read: a bad token is 401 whatever the body)."""
     verifier = authenticator_of(request).verifier
     try:
-        caller = await verifier.verify_access(token)
+        return await verifier.verify_access(token)
     except Unauthorized:
-        caller = None
-    if caller is not None:
-        if body.user_access_token is not None:
-            raise Forbidden(
-                "only a service may run a batch for another user", code="acting_needs_service"
-            )
-        return caller
+        pass
     service = await verifier.verify_service(token)
     settings = request.app.state.engine.settings
     if service.service not in settings.acting_services:
@@ -132,6 +129,19 @@ async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Call
         )
     if service.tenant_id is None:
         raise Forbidden("the service token names no tenant", code="service_token_without_tenant")
+    return service
+
+
+async def batch_caller(
+    request: Request, bearer: Caller | ServiceCaller, body: ExecuteBatch
+) -> Caller:
+    """The user a batch runs for: the bearer, or the one a service acts for (module doc)."""
+    if isinstance(bearer, Caller):
+        if body.user_access_token is not None:
+            raise Forbidden(
+                "only a service may run a batch for another user", code="acting_needs_service"
+            )
+        return bearer
     if body.user_access_token is None:
         raise Invalid(
             "a service runs a batch for a user: user_access_token is required",
@@ -139,12 +149,12 @@ async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Call
             details=[{"loc": ["body", "user_access_token"], "msg": "required", "type": "missing"}],
         )
     try:
-        user = await verifier.verify_access(body.user_access_token)
+        user = await authenticator_of(request).verifier.verify_access(body.user_access_token)
     except Unauthorized:
         raise Unauthorized(
             "user_access_token is invalid, expired or revoked", code="invalid_user_access_token"
         ) from None
-    if user.tenant_id != service.tenant_id:
+    if user.tenant_id != bearer.tenant_id:
         raise Forbidden(
             "user_access_token is of another tenant than the service token",
             code="tenant_mismatch",
@@ -165,13 +175,13 @@ async def batch_caller(request: Request, token: str, body: ExecuteBatch) -> Call
 )
 async def execute_batch(
     request: Request,
-    token: Annotated[str, Depends(bearer_token)],
+    bearer: Annotated[Caller | ServiceCaller, Depends(batch_bearer)],
     body: ExecuteBatch,
     pool: PoolDep,
     events_pool: EventsPoolDep,
     engine: EngineDep,
 ) -> Response:
-    caller = await batch_caller(request, token, body)
+    caller = await batch_caller(request, bearer, body)
     outcome = await batch.run_batch(pool, events_pool, engine, caller, body.items)
     return Response(content=outcome.model_dump_json(), media_type="application/json")
 

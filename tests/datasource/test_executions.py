@@ -91,6 +91,8 @@ async def test_a_viewer_runs_a_saved_query_with_own_values(
     assert execution.status_code == 200
     assert execution.json()["status"] == "success" and execution.json()["row_count"] == 1
     assert execution.json()["user_id"] == str(viewer.actor.user_id)
+    metrics = (await datasource.http.get("/metrics")).text
+    assert 'lookout_datasource_executions_total{kind="postgresql",status="success"}' in metrics
 
 
 async def test_ad_hoc_needs_execute_on_the_source(

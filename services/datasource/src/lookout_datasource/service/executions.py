@@ -35,6 +35,7 @@ from lookout_contracts import make_event
 from lookout_contracts.events.datasource import UINT32_MAX, QueryExecutedV1
 from lookout_kit.auth.caller import Caller
 from lookout_kit.outbox import publish_in_tx
+from prometheus_client import Counter, Histogram
 
 from lookout_datasource.repository import executions
 from lookout_datasource.repository.data_sources import DataSourceRow
@@ -52,6 +53,21 @@ from lookout_datasource.service.result_cache import cache_key
 from lookout_datasource.service.saved_queries import load_saved_query
 
 logger = logging.getLogger("lookout.datasource.executions")
+
+EXECUTIONS = Counter(
+    "lookout_datasource_executions_total",
+    "Executions ended, by kind and status",
+    ["kind", "status"],
+)
+EXECUTION_SECONDS = Histogram(
+    "lookout_datasource_execution_seconds",
+    "How long executions took, by kind",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+CACHE_HITS = Counter(
+    "lookout_datasource_result_cache_hits_total", "Results answered from the cache"
+)
 
 NO_EXECUTION = "no such execution"
 STATUS_OF_CODE = {"timeout": "timeout", "cancelled": "cancelled"}
@@ -191,6 +207,8 @@ async def _finish(
     error: tuple[str, str] | None = None,
 ) -> None:
     """The execution's end and its event, in one transaction; ``error`` is (code, message)."""
+    EXECUTIONS.labels(plan.data_source.type, status).inc()
+    EXECUTION_SECONDS.labels(plan.data_source.type).observe(duration_ms / 1000)
     event = executed_event(
         plan,
         execution_id,
@@ -240,6 +258,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
     the execution's id and status in ``details``."""
     key, cached = await _cached(engine, plan)
     if cached is not None:
+        CACHE_HITS.inc()
         return cached
     execution_id = uuid.uuid4()
     async with events_pool.acquire() as conn:

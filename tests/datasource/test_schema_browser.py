@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -122,6 +123,7 @@ async def test_a_refresh_fills_the_browser(
         "error": None,
         "error_code": None,
     }
+    assert event["actor_id"] == str(admin.actor.user_id)  # who asked (the worker's: none)
 
 
 async def test_what_disappeared_goes_and_what_changed_follows(
@@ -406,6 +408,8 @@ async def test_two_replicas_refresh_a_due_source_once(
         )
     assert CountingPools.introspections == 1  # one replica read the source, once
     assert len(refreshed) == 1
+    event = json.loads(refreshed[0]["payload"])
+    assert event["actor_id"] is None and event["data"]["tables"] == 2  # nobody asked: the worker
     assert row is not None and row["schema_info"]["tables"] == 2
     assert timedelta(minutes=59) < row["gap"] <= timedelta(hours=1)
     assert row["leased_by"] is None

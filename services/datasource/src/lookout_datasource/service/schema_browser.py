@@ -177,7 +177,9 @@ async def refresh_now(refresher: Refresher, caller: Caller, data_source_id: UUID
                 code="schema_refresh_in_progress",
             )
     try:
-        return await refresh_claimed(refresher, DataSourceRow.of(claimed[0]), owner=owner)
+        return await refresh_claimed(
+            refresher, DataSourceRow.of(claimed[0]), owner=owner, caller=caller
+        )
     except LeaseLost:
         raise Conflict(
             "the refresh took longer than its lease and was not kept: try again",

@@ -17,17 +17,20 @@ import asyncpg
 import httpx
 import pytest
 from lookout_datasource.app import create_app
-from lookout_datasource.schemas.data_sources import DataSourceCreate
+from lookout_datasource.repository.data_sources import DataSourceRow
+from lookout_datasource.schemas.data_sources import DataSource, DataSourceCreate
 from lookout_datasource.service.connectors.pools import ConnectorPools
 from lookout_datasource.service.data_sources import create_data_source
 from lookout_datasource.service.egress import EgressPolicy
-from lookout_datasource.service.schema_browser import Refresher
+from lookout_datasource.service.schema_browser import LeaseLost, Refresher, refresh_claimed
 from lookout_datasource.service.schema_refresher import SchemaRefresher
 from lookout_datasource.settings import Settings
 from lookout_kit.auth import Authenticator
 from lookout_kit.auth.caller import Caller, Permission
 from lookout_kit.database import create_pool
+from lookout_kit.lease import claim_due
 from lookout_kit.migrate import apply_migrations
+from lookout_kit.secret_box import SecretBox
 from lookout_testing.databases import temporary_database
 from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
@@ -358,38 +361,41 @@ async def service_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
+async def a_source(pool: asyncpg.Pool, box: SecretBox, config: dict[str, Any]) -> DataSource:
+    """A source made by the service's use case in ``pool``'s database (due at once)."""
+    caller = Caller(
+        tenant_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        role_id=uuid.uuid4(),
+        session_id="s",
+        permissions=(Permission("data_source", "admin"),),
+    )
+    body = DataSourceCreate(name="warehouse", type="postgresql", connection_config=config)
+    return await create_data_source(pool, box, caller, body)
+
+
+def a_refresher(pool: asyncpg.Pool, box: SecretBox) -> Refresher:
+    """One replica's refresher: connector pools of its own (counting), a lease of 60 s."""
+    return Refresher(
+        pool=pool,
+        pools=CountingPools(EgressPolicy(allow_loopback=True)),
+        box=box,
+        interval=timedelta(hours=1),
+        lease_s=60,
+    )
+
+
 async def test_two_replicas_refresh_a_due_source_once(
     service_pool: asyncpg.Pool, servers: Servers
 ) -> None:
-    settings = Settings(egress_allow_loopback=True)
-    box = settings.secret_box()
+    box = Settings().secret_box()
     async with temporary_database(servers.postgres, prefix="test_warehouse") as warehouse_dsn:
-        config = await warehouse(warehouse_dsn)
-        caller = Caller(
-            tenant_id=uuid.uuid4(),
-            user_id=uuid.uuid4(),
-            role_id=uuid.uuid4(),
-            session_id="s",
-            permissions=(Permission("data_source", "admin"),),
-        )
-        created = await create_data_source(
-            service_pool,
-            box,
-            caller,
-            DataSourceCreate(name="warehouse", type="postgresql", connection_config=config),
-        )
+        created = await a_source(service_pool, box, await warehouse(warehouse_dsn))
         CountingPools.introspections = 0
-        replicas = []
-        for _ in range(2):
-            pools = CountingPools(EgressPolicy(allow_loopback=True))
-            refresher = Refresher(
-                pool=service_pool,
-                pools=pools,
-                box=box,
-                interval=timedelta(hours=1),
-                lease_s=60,
-            )
-            replicas.append(SchemaRefresher(refresher, batch=4, poll_interval_s=60))
+        replicas = [
+            SchemaRefresher(a_refresher(service_pool, box), batch=4, poll_interval_s=60)
+            for _ in range(2)
+        ]
         try:
             await asyncio.gather(*(replica.run_round() for replica in replicas))
             await asyncio.gather(*(replica.run_round() for replica in replicas))
@@ -443,3 +449,32 @@ async def test_the_app_runs_the_periodic_refresh(servers: Servers, database: str
 
                 await wait_until(refreshed, timeout=20, message="the periodic schema refresh")
                 assert len((await tables(admin, source))["items"]) == 2
+
+
+async def test_a_refresh_that_lost_its_lease_writes_nothing(
+    service_pool: asyncpg.Pool, servers: Servers
+) -> None:
+    box = Settings().secret_box()
+    refresher = a_refresher(service_pool, box)
+    async with temporary_database(servers.postgres, prefix="test_warehouse") as warehouse_dsn:
+        created = await a_source(service_pool, box, await warehouse(warehouse_dsn))
+        (claimed,) = await claim_due(service_pool, "data_sources", limit=1, lease_s=60, owner="a")
+        # Its lease expired and another replica took the source meanwhile.
+        await service_pool.execute(
+            "UPDATE data_sources SET leased_by = 'b' WHERE id = $1", created.id
+        )
+        try:
+            with pytest.raises(LeaseLost):
+                await refresh_claimed(refresher, DataSourceRow.of(claimed), owner="a")
+        finally:
+            await refresher.pools.close()
+    async with service_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM data_source_schemas") == 0
+        assert await conn.fetchval("SELECT schema_info FROM data_sources") is None
+        assert await conn.fetchval("SELECT leased_by FROM data_sources") == "b"
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE event_type = 'data_source.schema_refreshed'"
+            )
+            == 0
+        )

@@ -15,6 +15,7 @@ from lookout_testing.mysql import MysqlDatabase
 from lookout_testing.servers import Servers
 
 from .conftest import DatasourceService
+from .connector_sources import Source, source_fixture, source_server_fixture  # noqa: F401
 from .support import ADMIN, EDITOR, PASSWORD, VIEWER, Actor, permission
 from .test_data_sources import events_about
 
@@ -228,3 +229,18 @@ async def test_another_tenants_source_is_not_found(
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     missing = await stranger.request("POST", f"/data-sources/{uuid.uuid4()}/test")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("source_server", ["clickhouse", "mysql"], indirect=True)
+async def test_each_kind_answers_its_version(
+    datasource: DatasourceService, tenant: uuid.UUID, source: Source
+) -> None:
+    admin = datasource.client(Actor(tenant, ADMIN))
+    created = await admin.create_source(
+        type=source.kind, connection_config=source.config.fingerprint_fields()
+    )
+    body = (await admin.request("POST", path_of_test(created))).json()
+    assert body["succeeded"] is True, body
+    flavour = {"clickhouse": ("ClickHouse",), "mysql": ("MariaDB", "MySQL")}[source.kind]
+    assert body["server_version"].split()[0] in flavour
+    assert body["status"] == "active"

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
 import pytest
+from lookout_datasource.service.connection_tests import GRACE_S
 from lookout_testing.broker import free_port
 from lookout_testing.mysql import MysqlDatabase
 from lookout_testing.servers import Servers
@@ -33,16 +35,22 @@ def postgresql_config(dsn: str) -> dict[str, Any]:
 
 
 class Listener:
-    """A TCP listener on a loopback port that counts the connections it accepts."""
+    """A TCP listener on a loopback port that counts the connections it accepts; ``silent``: it
+    keeps them open and never says a word (a server that hangs)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, silent: bool = False) -> None:
         self.port = port
         self.connections = 0
+        self.silent = silent
         self._server: asyncio.Server | None = None
+        self._held: list[asyncio.StreamWriter] = []
 
     async def _accept(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        writer.close()
+        if self.silent:
+            self._held.append(writer)
+        else:
+            writer.close()
 
     async def __aenter__(self) -> Listener:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -50,6 +58,8 @@ class Listener:
 
     async def __aexit__(self, *_: object) -> None:
         assert self._server is not None
+        for writer in self._held:
+            writer.close()
         self._server.close()
         await self._server.wait_closed()
 
@@ -196,6 +206,30 @@ async def test_a_refused_address_gets_no_connection_attempt(
         assert body["error"]["code"] == "egress_refused"
         assert "platform" in body["error"]["message"]
         assert listener.connections == 0
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "clickhouse"])
+async def test_a_server_that_never_answers_is_a_timeout(
+    datasource: DatasourceService, tenant: uuid.UUID, kind: str
+) -> None:
+    admin = datasource.client(Actor(tenant, ADMIN))
+    async with Listener(free_port(), silent=True) as listener:
+        source = await admin.create_source(
+            type=kind,
+            connection_config={
+                "host": "127.0.0.1",
+                "port": listener.port,
+                "database": "d",
+                "user": "u",
+                "password": PASSWORD,
+                "connect_timeout_s": 1,
+            },
+        )
+        started = time.monotonic()
+        body = (await admin.request("POST", path_of_test(source))).json()
+        assert body["error"]["code"] == "timeout", body
+        assert time.monotonic() - started < 1 + GRACE_S + 2
+        assert listener.connections >= 1
 
 
 async def test_testing_needs_update_or_execute_rights(

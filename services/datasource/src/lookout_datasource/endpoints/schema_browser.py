@@ -4,7 +4,6 @@ through its tables, read a table's columns. A table is named by query parameters
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,7 +16,7 @@ from lookout_datasource.schemas.schema_browser import (
     TableColumns,
     TablePage,
 )
-from lookout_datasource.service import connection_tests, schema_browser
+from lookout_datasource.service import connection_tests, schema_browser, schema_refresher
 from lookout_datasource.service.engine import EngineDep
 from lookout_datasource.service.schema_browser import Refresher
 
@@ -30,18 +29,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 Name = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
 
 
-async def refresher_of(engine: EngineDep, pool: PoolDep) -> Refresher:
-    settings = engine.settings
-    return Refresher(
-        pool=pool,
-        pools=engine.pools,
-        box=engine.box,
-        interval=timedelta(seconds=settings.schema_refresh_interval_s),
-        lease_s=settings.schema_refresh_lease_s,
-    )
+async def refresher_dep(engine: EngineDep, pool: PoolDep) -> Refresher:
+    return schema_refresher.refresher_of(engine.settings, pool, engine)
 
 
-RefresherDep = Annotated[Refresher, Depends(refresher_of)]
+RefresherDep = Annotated[Refresher, Depends(refresher_dep)]
 
 
 @router.post(

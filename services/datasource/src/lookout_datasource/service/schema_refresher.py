@@ -24,6 +24,17 @@ logger = logging.getLogger("lookout.datasource.schema_refresher")
 WORKER_NAME = "datasource-schema-refresh"
 
 
+def refresher_of(settings: Settings, pool: asyncpg.Pool, engine: Engine) -> Refresher:
+    """What a refresh runs on, as the settings say: the engine's connection pools and secret box."""
+    return Refresher(
+        pool=pool,
+        pools=engine.pools,
+        box=engine.box,
+        interval=timedelta(seconds=settings.schema_refresh_interval_s),
+        lease_s=settings.schema_refresh_lease_s,
+    )
+
+
 class SchemaRefresher:
     """One replica's periodic refresh. ``run_round`` is one pass (tests call it directly)."""
 
@@ -38,15 +49,8 @@ class SchemaRefresher:
         cls, settings: Settings, pool: asyncpg.Pool, engine: Engine
     ) -> SchemaRefresher:
         """The replica's refresher, on the engine's connection pools and secret box."""
-        refresher = Refresher(
-            pool=pool,
-            pools=engine.pools,
-            box=engine.box,
-            interval=timedelta(seconds=settings.schema_refresh_interval_s),
-            lease_s=settings.schema_refresh_lease_s,
-        )
         return cls(
-            refresher,
+            refresher_of(settings, pool, engine),
             batch=settings.schema_refresh_batch,
             poll_interval_s=settings.schema_refresh_poll_s,
         )

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
@@ -38,6 +38,18 @@ logger = logging.getLogger("lookout.app")
 
 ReadinessCheck = Callable[["Runtime"], Awaitable[None]]
 Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+class Component(Protocol):
+    """A part a service owns for its process's life (an engine, a client of another service, a
+    background worker): started once the runtime is up, stopped before it goes down (in reverse
+    order). Handlers reach one by its class: ``Annotated[Engine, Depends(component(Engine))]``
+    (``lookout_kit.dependencies.component``)."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self) -> None: ...
+
 
 NO_FASTAPI_TELEMETRY: TelemetryConfig = {
     "tracing": False,
@@ -129,6 +141,7 @@ def create_service_app(
     readiness_checks: Sequence[ReadinessCheck] = (),
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    components: Sequence[Component] = (),
 ) -> FastAPI:
     """Build a service's FastAPI app around ``settings``.
 
@@ -184,6 +197,8 @@ def create_service_app(
             runtime.clickhouse = ClickHouse.from_settings(runtime.http_session, settings)
         for hook in on_startup:
             await hook(runtime)
+        for part in components:
+            await part.start(runtime)
         topics = subscribed_topics(kafka)
         if dsn is not None:
             topics.append(events_topic(settings.service_name))
@@ -209,6 +224,8 @@ def create_service_app(
             yield
         finally:
             runtime._stopping.set()
+            for part in reversed(components):
+                await part.stop()
             for hook in reversed(on_shutdown):
                 await hook(runtime)
             if runtime.relay is not None:
@@ -233,6 +250,10 @@ def create_service_app(
         lifespan=lifespan,
         telemetry=NO_FASTAPI_TELEMETRY,
     )
+    kinds = [type(part) for part in components]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError("a service owns one component of each class")
+    app.state.components = {type(part): part for part in components}
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,

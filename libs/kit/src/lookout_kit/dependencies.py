@@ -14,7 +14,8 @@ thread pool, a hop per request for what is an attribute read.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
@@ -41,6 +42,21 @@ async def events_pool_of(request: Request) -> asyncpg.Pool:
     """The pool for events that report no state change (``publish_standalone``)."""
     runtime: Runtime = request.app.state.runtime
     return runtime.require_events_pool()
+
+
+T = TypeVar("T")
+
+
+def component(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency giving the service's component of class ``kind`` (``create_service_app``'s
+    ``components``): ``EngineDep = Annotated[Engine, Depends(component(Engine))]``."""
+
+    async def component_of(request: Request) -> T:
+        found: T = request.app.state.components[kind]
+        return found
+
+    component_of.__name__ = f"{kind.__name__.lower()}_of"
+    return component_of
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]

@@ -8,22 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from lookout_kit.auth.dependencies import bearer_scheme
-from lookout_kit.dependencies import CallerDep, PoolDep
-from lookout_kit.service_client import ServiceClient
+from lookout_kit.dependencies import CallerDep, PoolDep, component
 
+from lookout_dashboard.components import DatasourceClient
 from lookout_dashboard.schemas.data import DashboardData
 from lookout_dashboard.service import data
 
 router = APIRouter(tags=["data"])
 
-
-async def datasource_client(request: Request) -> ServiceClient | None:
-    """The datasource service's client (``app.py``); None without service credentials."""
-    client: ServiceClient | None = request.app.state.datasource
-    return client
-
-
-DatasourceDep = Annotated[ServiceClient | None, Depends(datasource_client)]
+DatasourceDep = Annotated[DatasourceClient, Depends(component(DatasourceClient))]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
@@ -54,5 +47,5 @@ async def get_dashboard_data(
     for name, value in request.query_params.multi_items():
         query.setdefault(name, []).append(value)
     return await data.dashboard_data(
-        pool, datasource, caller, credentials.credentials, dashboard_id, query
+        pool, datasource.client, caller, credentials.credentials, dashboard_id, query
     )

@@ -112,7 +112,7 @@ async def execute_ad_hoc(
 
 
 async def batch_bearer(
-    request: Request, token: Annotated[str, Depends(bearer_token)]
+    request: Request, token: Annotated[str, Depends(bearer_token)], engine: EngineDep
 ) -> Caller | ServiceCaller:
     """The verified bearer of a batch: a user, or a service allowed to act for users with a
     tenant (checked before the body is read: a bad token is 401 whatever the body)."""
@@ -122,7 +122,7 @@ async def batch_bearer(
     except Unauthorized:
         pass
     service = await verifier.verify_service(token)
-    settings = request.app.state.engine.settings
+    settings = engine.settings
     if service.service not in settings.acting_services:
         raise Forbidden(
             f"service {service.service} may not act for users", code="service_may_not_act"

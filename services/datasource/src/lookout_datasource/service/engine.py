@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends
+from lookout_kit.app import Runtime
+from lookout_kit.dependencies import component
 from lookout_kit.lease import new_owner
 from lookout_kit.secret_box import SecretBox
 from lookout_kit.worker import IDLE, NextRound, Worker
@@ -55,9 +57,13 @@ class Engine:
             )
         return cls(settings=settings, pools=pools, box=settings.secret_box(), cache=cache)
 
-    def start(self, pool: asyncpg.Pool | None = None) -> None:
-        """Close idle pools even when no execution comes to do it; with ``pool``, prune the
-        execution records too (``execution_retention``)."""
+    async def start(self, runtime: Runtime) -> None:
+        """A kit component's start: close idle pools even when no execution comes to do it, and
+        prune the execution records (``execution_retention``)."""
+        self.start_workers(runtime.require_pool())
+
+    def start_workers(self, pool: asyncpg.Pool | None = None) -> None:
+        """The idle-pool closer; with ``pool``, the execution records' pruner too."""
 
         async def close_idle() -> NextRound:
             await self.pools.close_idle()
@@ -81,7 +87,7 @@ class Engine:
             )
             self._pruner.start()
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         if self._pruner is not None:
             await self._pruner.stop()
         if self._idle_closer is not None:
@@ -91,9 +97,4 @@ class Engine:
             await self.cache.close()
 
 
-async def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[Engine, Depends(engine_of)]
+EngineDep = Annotated[Engine, Depends(component(Engine))]

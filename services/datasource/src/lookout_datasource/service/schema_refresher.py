@@ -2,7 +2,7 @@
 (``lookout_kit.lease.claim_due`` over ``data_sources``, a few at a time), refreshes them
 concurrently and sets each one's next run an interval later. Replicas share the work and never
 refresh one source at the same time; a replica that dies mid-refresh holds its sources until
-their lease expires. Started and stopped with the app (``app.py``, the kit's startup hooks)."""
+their lease expires. Started and stopped with the app as a kit component (``ScheduledSchemaRefresh``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import asyncpg
 from lookout_kit import lease
+from lookout_kit.app import Runtime
 from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
 
 from lookout_datasource.repository.data_sources import DataSourceRow
@@ -87,3 +88,24 @@ class SchemaRefresher:
 
     async def stop(self) -> None:
         await self.worker.stop()
+
+
+class ScheduledSchemaRefresh:
+    """The periodic refresh as a kit component: started with the service (when
+    ``schema_refresh_enabled``) on the runtime's pool and the engine's connection pools."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._settings = settings
+        self._engine = engine
+        self.refresher: SchemaRefresher | None = None
+
+    async def start(self, runtime: Runtime) -> None:
+        if self._settings.schema_refresh_enabled:
+            self.refresher = SchemaRefresher.from_settings(
+                self._settings, runtime.require_pool(), self._engine
+            )
+            self.refresher.start()
+
+    async def stop(self) -> None:
+        if self.refresher is not None:
+            await self.refresher.stop()

@@ -33,8 +33,11 @@ async def publish(datasource: DatasourceService, servers: Servers) -> AsyncItera
         event = make_event(type_, tenant_id=tenant_id, subject_id=subject_id, data=data)
         await producer.send_and_wait(datasource.identity_topic, event.to_json(), key=event.key)
 
-    async def raw(event: Any) -> None:
-        await producer.send_and_wait(datasource.identity_topic, event.to_json(), key=event.key)
+    async def raw(event: Any, key: bytes | None = None) -> None:
+        """``event`` as it is, under its own key or ``key`` (another event's partition)."""
+        await producer.send_and_wait(
+            datasource.identity_topic, event.to_json(), key=key or event.key
+        )
 
     send.raw = raw  # type: ignore[attr-defined]
     yield send
@@ -157,13 +160,15 @@ async def test_a_redelivered_event_changes_nothing(
         await publish.raw(event)
     marker = datasource.client(Actor(tenant, ADMIN))
     marker_source = await marker.create_source()
-    # An event after both: once it is applied, both copies have been handled.
-    await publish(
+    # An event after both on their partition (their key): once it is applied, both copies have
+    # been handled (under its own key it could land on another partition and overtake them).
+    later = make_event(
         "user.deleted",
-        tenant,
-        marker.actor.user_id,
-        UserDeletedV1(successor_id=successor.actor.user_id),
+        tenant_id=tenant,
+        subject_id=marker.actor.user_id,
+        data=UserDeletedV1(successor_id=successor.actor.user_id),
     )
+    await publish.raw(later, key=event.key)
 
     async def marker_moved() -> bool:
         found = (await successor.request("GET", f"/data-sources/{marker_source['id']}")).json()

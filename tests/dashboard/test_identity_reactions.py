@@ -124,3 +124,57 @@ async def test_tenant_deleted_removes_its_dashboards_only(
     assert (await survivor.request("GET", f"/dashboards/{kept['id']}")).status_code == 200
     refused = await doomed.request("GET", "/dashboards")
     assert refused.status_code == 401, refused.text
+
+
+async def test_a_redelivered_event_is_applied_once(
+    dashboards: DashboardService, tenant: uuid.UUID, servers: Servers
+) -> None:
+    admin = dashboards.client(Actor(tenant, permissions=[permission("admin")]))
+    board = await admin.create(name="Shared with the leaver")
+    leaver, successor = uuid.uuid4(), admin.actor.user_id
+    grant = {"user_id": str(leaver), "permission": "view"}
+    event = make_event(
+        "user.deleted",
+        tenant_id=tenant,
+        subject_id=leaver,
+        data=UserDeletedV1(successor_id=successor),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka, enable_idempotence=False)
+    await producer.start()
+    try:
+        assert (
+            await admin.request("POST", f"/dashboards/{board['id']}/grants", json=grant)
+        ).status_code == 201
+        await producer.send_and_wait(dashboards.identity_topic, event.to_json(), key=event.key)
+
+        async def grant_gone() -> bool:
+            return await grants_of(admin, board["id"]) == []
+
+        await wait_until(grant_gone, timeout=30, message="the first delivery to remove the grant")
+        # A grant made after the event was applied: applying the event again would remove it.
+        assert (
+            await admin.request("POST", f"/dashboards/{board['id']}/grants", json=grant)
+        ).status_code == 201
+        await producer.send_and_wait(dashboards.identity_topic, event.to_json(), key=event.key)
+        # A later event on the copy's partition (its key), so that it cannot overtake it: once it
+        # is applied, the copy has been handled.
+        marker = dashboards.client(Actor(tenant, permissions=MEMBER))
+        marker_board = await marker.create(name="Marker")
+        later = make_event(
+            "user.deleted",
+            tenant_id=tenant,
+            subject_id=marker.actor.user_id,
+            data=UserDeletedV1(successor_id=successor),
+        )
+        await producer.send_and_wait(dashboards.identity_topic, later.to_json(), key=event.key)
+    finally:
+        await producer.stop()
+
+    async def marker_moved() -> bool:
+        found = (await admin.request("GET", f"/dashboards/{marker_board['id']}")).json()
+        return bool(found["owner_id"] == str(successor))
+
+    await wait_until(marker_moved, timeout=30, message="the later event to be applied")
+    assert [(g["user_id"], g["permission"]) for g in await grants_of(admin, board["id"])] == [
+        (str(leaver), "view")
+    ]

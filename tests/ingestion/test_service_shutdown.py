@@ -28,6 +28,7 @@ from tests.ingestion.conftest import (
 from tests.ingestion.factories import Expected, mixed_events
 
 EVENTS = 400
+MORE = 8
 
 
 def start_service(pipeline: Pipeline, log: Path) -> Metered:
@@ -40,6 +41,7 @@ def start_service(pipeline: Pipeline, log: Path) -> Metered:
         root_path="/api/ingestion",
         batch_max_age_s="60",
         batch_max_rows="100000",
+        lag_interval_s="0.5",
     )
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
@@ -122,3 +124,27 @@ async def test_sigterm_flushes_and_commits_through_the_services_shutdown(
     assert sum(ends.values()) == EVENTS
     # Every partition committed up to its end: a restart begins after the last event.
     assert await committed(pipeline) == ends
+
+    # A restart: once it holds the partitions, new events come after the committed ones; when it
+    # has read the new ones, reading any old one again would have been counted before them.
+    again = start_service(pipeline, tmp_path / "restarted.log")
+    async with aiohttp.ClientSession() as session:
+
+        async def holds_all() -> bool:
+            return len(await again.assigned(session)) == len(ends)
+
+        await wait_until(holds_all, timeout=30, interval=0.25, message="the restart to join")
+        more = Expected()
+        await produce_all(pipeline, mixed_events(MORE, more))
+
+        async def read_new() -> bool:
+            return await again.value(session, "lookout_ingestion_events_total") >= MORE
+
+        await wait_until(read_new, timeout=30, interval=0.25, message="the new events read")
+        read = await again.value(session, "lookout_ingestion_events_total")
+    stop_process(again.process, signal.SIGTERM)
+    assert read == MORE  # the new events only: nothing before them read again
+    expected.rows.update(more.rows)
+    assert await pipeline.counts(clickhouse) == {
+        table: (expected.rows[table], expected.rows[table]) for table in TABLES
+    }

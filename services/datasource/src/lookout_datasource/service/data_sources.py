@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -46,7 +46,18 @@ def shown(row: DataSourceRow) -> DataSource:
     return DataSource.from_row(row, connections.secret_fields(row.type))
 
 
-def event_of(type_: str, caller: Caller | None, row: DataSourceRow, data: BaseModel) -> Any:
+class Subject(Protocol):
+    """What an event is about: a row of this service's tables (a data source, a saved query)."""
+
+    @property
+    def tenant_id(self) -> UUID: ...
+
+    @property
+    def id(self) -> UUID: ...
+
+
+def event_of(type_: str, caller: Caller | None, row: Subject, data: BaseModel) -> Any:
+    """The event ``type_`` about ``row``, done by ``caller`` in its session (None: by a reaction)."""
     return make_event(
         type_,
         tenant_id=row.tenant_id,

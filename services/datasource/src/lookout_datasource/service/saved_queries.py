@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from lookout_contracts import make_event
 from lookout_contracts.events.datasource import (
     SavedQueryCreatedV1,
     SavedQueryDeletedV1,
@@ -20,7 +19,6 @@ from lookout_contracts.events.datasource import (
 from lookout_kit.auth.caller import Caller
 from lookout_kit.errors import Forbidden, Invalid
 from lookout_kit.outbox import publish_in_tx
-from pydantic import BaseModel
 
 from lookout_datasource.repository import data_sources, saved_queries
 from lookout_datasource.repository.saved_queries import (
@@ -39,18 +37,7 @@ from lookout_datasource.schemas.saved_queries import (
 from lookout_datasource.service import access
 from lookout_datasource.service.access import Level
 from lookout_datasource.service.cursors import decode_cursor, encode_cursor
-from lookout_datasource.service.data_sources import check_version
-
-
-def event_of(type_: str, caller: Caller | None, row: SavedQueryRow, data: BaseModel) -> Any:
-    return make_event(
-        type_,
-        tenant_id=row.tenant_id,
-        subject_id=row.id,
-        data=data,
-        actor_id=caller.user_id if caller else None,
-        session_id=caller.session_id if caller else None,
-    )
+from lookout_datasource.service.data_sources import check_version, event_of
 
 
 def updated_event(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -148,6 +150,42 @@ def make_plan(
         raise ValueError(f"cannot scale {', '.join(unknown)}: no such service in services/")
     replicas = {name: scale.get(name, 1) for name in SERVICE_PORTS if name in available}
     return StackPlan(repo=repo, data_dir=data_dir, replicas=replicas, supervisor_socket=socket)
+
+
+# --- private servers ------------------------------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, ended but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def stop_by_pid_file(pid_file: Path, timeout: float) -> bool:
+    """SIGTERM the process ``pid_file`` names (a private server this stack started) and wait until
+    it is gone; False when there was none. ``TimeoutError`` when it still runs after ``timeout``."""
+    if not pid_file.is_file():
+        return False
+    pid = int(pid_file.read_text().strip())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            pid_file.unlink(missing_ok=True)
+            return True
+        time.sleep(0.1)
+    raise TimeoutError(f"process {pid} ({pid_file.name}) still runs after {timeout:.0f}s")
 
 
 # --- supervisord -------------------------------------------------------------------------------

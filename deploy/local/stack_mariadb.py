@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import asyncmy
 from asyncmy.errors import MySQLError, OperationalError
-from stack_config import HOST
+from stack_config import HOST, stop_by_pid_file
 
 MARIADB_PORT = 3306
 ADMIN_USER = "lookout"
@@ -201,18 +200,7 @@ def ensure_mariadb(data_dir: Path, *, apt_install: Callable[[list[str]], None]) 
 
 def stop_private_mariadb(data_dir: Path, timeout: float = 60) -> bool:
     """Stop the private server if this stack started one; never touch the machine's server."""
-    pid_file = private_home(data_dir) / "mariadb.pid"
-    if not pid_file.is_file():
-        return False
-    pid = int(pid_file.read_text().strip())
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        return False
-    deadline = time.monotonic() + timeout
-    while pid_file.is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if pid_file.is_file():
-        raise MariadbError(f"the private MariaDB (pid {pid}) still runs after {timeout:.0f}s")
-    return True
+        return stop_by_pid_file(private_home(data_dir) / "mariadb.pid", timeout)
+    except TimeoutError as error:
+        raise MariadbError(f"the private MariaDB: {error}") from None

@@ -9,16 +9,14 @@ and ``down`` stops it.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stack_config import HOST
+from stack_config import HOST, stop_by_pid_file
 
 REDIS_PORT = 6379
 
@@ -90,21 +88,7 @@ def ensure_redis(data_dir: Path, *, apt_install: Callable[[list[str]], None]) ->
 
 def stop_private_redis(data_dir: Path, timeout: float = 30) -> bool:
     """Stop the private server if this stack started one; never touch the machine's server."""
-    pid_file = private_home(data_dir) / "redis.pid"
-    if not pid_file.is_file():
-        return False
-    pid = int(pid_file.read_text().strip())
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    pid_file.unlink(missing_ok=True)
-    return True
+        return stop_by_pid_file(private_home(data_dir) / "redis.pid", timeout)
+    except TimeoutError as error:
+        raise RedisError(f"the private Redis: {error}") from None

@@ -30,6 +30,7 @@ from stack_config import (  # noqa: E402  (deploy/local is a script folder, not 
     parse_scale,
     render_nginx_conf,
     render_supervisord_conf,
+    stop_by_pid_file,
 )
 
 AVAILABLE = [
@@ -37,6 +38,47 @@ AVAILABLE = [
     for name in SERVICE_PORTS
     if (REPO / "services" / name / "src" / f"lookout_{name}" / "app.py").is_file()
 ]
+
+
+# --- private servers' stop (no stack needed) ---------------------------------------------------------
+
+
+def test_a_private_server_is_stopped_by_its_pid_file(tmp_path: Path) -> None:
+    pid_file = tmp_path / "server.pid"
+    assert stop_by_pid_file(pid_file, timeout=5) is False  # none started
+    server = subprocess.Popen(["sleep", "60"])
+    pid_file.write_text(f"{server.pid}\n")
+    try:
+        assert stop_by_pid_file(pid_file, timeout=5) is True
+        assert server.wait(timeout=1) == -15  # it ended by the SIGTERM
+        assert not pid_file.exists()
+        pid_file.write_text(f"{server.pid}\n")  # a stale file: its process is gone
+        assert stop_by_pid_file(pid_file, timeout=5) is False
+        assert not pid_file.exists()
+    finally:
+        server.kill()
+
+
+def test_a_private_server_that_will_not_stop_is_said(tmp_path: Path) -> None:
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True);"
+            " time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline()  # its handler is set
+        pid_file = tmp_path / "server.pid"
+        pid_file.write_text(str(stubborn.pid))
+        with pytest.raises(TimeoutError, match="still runs"):
+            stop_by_pid_file(pid_file, timeout=0.5)
+        assert pid_file.exists()
+    finally:
+        stubborn.kill()
+        stubborn.wait()
 
 
 # --- the renderer (no stack needed) -------------------------------------------------------------

@@ -108,6 +108,15 @@ async def test_sigterm_flushes_and_commits_through_the_services_shutdown(
             return await service.value(session, "lookout_ingestion_events_total") == EVENTS
 
         await wait_until(all_read, timeout=60, interval=0.25, message="the service to read all")
+
+        # Nothing is committed yet: the lag is every event written (the log's real end, which
+        # Tansu's ListOffsets answers lower than it is).
+        async def lag_is_everything() -> bool:
+            return await service.value(session, "lookout_ingestion_consumer_lag") == EVENTS
+
+        await wait_until(
+            lag_is_everything, timeout=10, interval=0.25, message="the lag to count all"
+        )
     # Read and buffered, not stored: no flush was due.
     assert {table: rows for table, (rows, _) in (await pipeline.counts(clickhouse)).items()} == {
         table: 0 for table in TABLES

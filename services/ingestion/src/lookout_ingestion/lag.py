@@ -1,5 +1,6 @@
 """The consumer-lag metric: end offset minus committed offset per assigned partition (Tansu's admin
-API cannot list a group's offsets, so the consumer measures it)."""
+API cannot list a group's offsets, so the consumer measures it). The end is the larger of
+ListOffsets' answer and the last fetch's high watermark."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ async def report_lag(
                     committed[partition] = await consumer.committed(partition) or 0
                 if partition not in consumer.assignment():
                     continue  # revoked while measuring (its gauge is forgotten): not reported
-                lag = max(0, ends[partition] - committed[partition])
+                # The high watermark of the last fetch is the log's end as the broker serves it;
+                # ListOffsets may answer less (Tansu does): the larger of the two.
+                end = max(ends[partition], consumer.highwater(partition) or 0)
+                lag = max(0, end - committed[partition])
                 LAG.labels(partition.topic, str(partition.partition)).set(lag)
         except KafkaError as error:
             logger.info("lag not measured", extra={"error": repr(error)})

@@ -24,6 +24,7 @@ from faststream import Context
 from lookout_kit.app import RUNTIME_CONTEXT_KEY, Runtime
 from lookout_kit.auth.caller import Caller, ServiceCaller
 from lookout_kit.auth.dependencies import current_caller, current_service
+from lookout_kit.clickhouse import ClickHouse
 
 
 async def runtime_of(request: Request) -> Runtime:
@@ -44,6 +45,14 @@ async def events_pool_of(request: Request) -> asyncpg.Pool:
     return runtime.require_events_pool()
 
 
+async def clickhouse_of(request: Request) -> ClickHouse:
+    """The service's ClickHouse client (its settings name a ``clickhouse_url``)."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.clickhouse is None:
+        raise RuntimeError("this service has no ClickHouse (no clickhouse_url, or not started)")
+    return runtime.clickhouse
+
+
 T = TypeVar("T")
 
 
@@ -62,6 +71,7 @@ def component(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
 EventsPoolDep = Annotated[asyncpg.Pool, Depends(events_pool_of)]
+ClickHouseDep = Annotated[ClickHouse, Depends(clickhouse_of)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 """The verified user (or API key) of the request; 401 without a valid, unrevoked token."""
 ServiceCallerDep = Annotated[ServiceCaller, Depends(current_service)]

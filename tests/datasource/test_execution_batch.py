@@ -248,3 +248,37 @@ async def test_a_refused_user_access_token_is_never_echoed(
         admin, [{"saved_query_id": str(uuid.uuid4())}], user_access_token=secret_like
     )
     assert response.status_code == 422 and secret_like not in response.text
+
+
+async def test_a_tenant_service_runs_its_tenants_saved_queries_without_a_user(
+    datasource: DatasourceService, tenant: uuid.UUID, database: str, servers: Servers
+) -> None:
+    """The alert service's scheduler: its token (with the tenant) alone runs that tenant's saved
+    queries, with view rights on them and nothing else; the executions have no actor."""
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await sales_source(admin, database)
+    query = await revenue_query(admin, source)
+    stranger = datasource.client(Actor(uuid.uuid4(), ADMIN))
+    foreign = await stranger.create_query((await stranger.create_source())["id"])
+    items = [
+        {"saved_query_id": query["id"], "values": {"since": "2026-01-01"}},
+        {"data_source_id": source["id"], "query_text": "SELECT 1"},
+        {"saved_query_id": foreign["id"], "values": {"since": "2026-01-01"}},
+    ]
+    alert = as_service(datasource, Actor(tenant, VIEWER), "alert", tenant)
+    response = await batch(alert, items)
+    assert response.status_code == 200, response.text
+    first, ad_hoc, other = response.json()["items"]
+    assert first["ok"] and first["result"]["rows"] == [["eu", 30]]
+    assert (ad_hoc["error"]["code"], ad_hoc["error"]["status"]) == ("not_found", 404)
+    assert (other["error"]["code"], other["error"]["status"]) == ("not_found", 404)
+    [event] = await executed_events(servers, source["id"], 1)
+    assert event["actor_id"] is None and event["tenant_id"] == str(tenant)
+
+    # Only a tenant service: the dashboard's token alone is no user.
+    dashboard = as_service(datasource, Actor(tenant, VIEWER), "dashboard", tenant)
+    response = await batch(dashboard, items[:1])
+    assert response.json()["error"]["code"] == "user_access_token_required"
+    no_tenant = as_service(datasource, Actor(tenant, VIEWER), "alert", None)
+    response = await batch(no_tenant, items[:1])
+    assert response.json()["error"]["code"] == "service_token_without_tenant"

@@ -37,6 +37,10 @@ class Settings(ConnectorSettings, SecretBoxSettings, AuthSettings, ServiceSettin
 
     acting_services: list[str] = Field(default_factory=lambda: ["dashboard", "alert"])
     """The services whose token may run a batch for a user (with the user's access token)."""
+    tenant_services: list[str] = Field(default_factory=lambda: ["alert"])
+    """The services whose token (naming a tenant) may run a batch of that tenant's saved queries
+    with no user: view rights on every saved query of the tenant, nothing else (no ad hoc query,
+    no data source); the events have no actor. The alert service's scheduler runs this way."""
 
     # The result cache (Redis); None: no cache (a request's max_age is then ignored).
     result_cache_url: str | None = "redis://127.0.0.1:6379/0"

@@ -8,6 +8,10 @@ token in the body's ``user_access_token``. That token is verified as any access 
 expiry, revocation) and must be of the service token's tenant; the batch then runs with the
 rights it carries, as that user (the events' actor). No user id or permission is taken from the
 service on trust. A user's token with ``user_access_token`` is refused (403).
+
+A service named in ``tenant_services`` (the alert service) may also send its token alone: the batch
+then runs for the token's tenant with no user and view rights on that tenant's saved queries only
+(an ad hoc item or another tenant's query is that item's 404); its executions have no actor.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from lookout_datasource.schemas.executions import (
     Execution,
     ExecutionResult,
 )
-from lookout_datasource.service import batch, execution_records, executions
+from lookout_datasource.service import access, batch, execution_records, executions
 from lookout_datasource.service.engine import EngineDep
 from lookout_datasource.service.executions import Limits
 
@@ -123,7 +127,7 @@ async def batch_bearer(
         pass
     service = await verifier.verify_service(token)
     settings = engine.settings
-    if service.service not in settings.acting_services:
+    if service.service not in (*settings.acting_services, *settings.tenant_services):
         raise Forbidden(
             f"service {service.service} may not act for users", code="service_may_not_act"
         )
@@ -133,15 +137,23 @@ async def batch_bearer(
 
 
 async def batch_caller(
-    request: Request, bearer: Caller | ServiceCaller, body: ExecuteBatch
+    request: Request, bearer: Caller | ServiceCaller, body: ExecuteBatch, engine: EngineDep
 ) -> Caller:
-    """The user a batch runs for: the bearer, or the one a service acts for (module doc)."""
+    """The user a batch runs for: the bearer, or the one a service acts for, or a tenant
+    service's caller (module doc)."""
     if isinstance(bearer, Caller):
         if body.user_access_token is not None:
             raise Forbidden(
                 "only a service may run a batch for another user", code="acting_needs_service"
             )
         return bearer
+    settings = engine.settings
+    if body.user_access_token is None and bearer.service in settings.tenant_services:
+        return access.tenant_service_caller(bearer)
+    if bearer.service not in settings.acting_services:
+        raise Forbidden(
+            f"service {bearer.service} may not act for users", code="service_may_not_act"
+        )
     if body.user_access_token is None:
         raise Invalid(
             "a service runs a batch for a user: user_access_token is required",
@@ -181,7 +193,7 @@ async def execute_batch(
     events_pool: EventsPoolDep,
     engine: EngineDep,
 ) -> Response:
-    caller = await batch_caller(request, bearer, body)
+    caller = await batch_caller(request, bearer, body, engine)
     outcome = await batch.run_batch(pool, events_pool, engine, caller, body.items)
     return Response(content=outcome.model_dump_json(), media_type="application/json")
 

@@ -17,8 +17,9 @@ or a ``share`` permission makes it public or private. Creating needs ``saved_que
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
-from lookout_kit.auth.caller import Caller
+from lookout_kit.auth.caller import Caller, Permission, ServiceCaller
 from lookout_kit.auth.policy import Target, can
 from lookout_kit.errors import Forbidden, NotFound
 
@@ -141,6 +142,30 @@ def may_share_query(caller: Caller, row: SavedQueryRow, level: Level) -> bool:
 
 def may_create_query(caller: Caller) -> bool:
     return can(caller, "create", SAVED_QUERY, Target.of(caller.tenant_id, owner_id=caller.user_id))
+
+
+NO_USER = UUID(int=0)
+"""The user id of a tenant service's caller: no user (the events of its executions have no actor)."""
+
+
+def tenant_service_caller(service: ServiceCaller) -> Caller:
+    """The caller a tenant service (``tenant_services``) runs a batch as: its tenant, no user, and
+    view rights on every saved query of the tenant (``saved_query:read``), nothing else."""
+    assert service.tenant_id is not None  # checked with the token
+    return Caller(
+        tenant_id=service.tenant_id,
+        user_id=NO_USER,
+        role_id=NO_USER,
+        session_id=f"service:{service.service}",
+        permissions=(Permission(SAVED_QUERY, "read"),),
+        issued_at=service.issued_at,
+        expires_at=service.expires_at,
+    )
+
+
+def actor_of(caller: Caller) -> UUID | None:
+    """The actor of an event ``caller`` causes: none for a tenant service."""
+    return None if caller.user_id == NO_USER else caller.user_id
 
 
 def query_visibility(caller: Caller) -> Visibility:

@@ -11,7 +11,7 @@ caller may ``execute``; each one recorded, bounded, cancellable and reported.
 - **Record.** A ``query_executions`` row is written when an execution starts (``running``) and
   when it ends (``success``, ``failed``, ``timeout``, ``cancelled``), the end in one transaction
   with its ``query.executed`` event (the kit's outbox): ``query_id`` = the execution's id = the
-  event's subject, the actor the user it ran for. Both on the events pool (no WAL flush wait).
+  event's subject, the actor the user it ran for (none for a tenant service). Both on the events pool (no WAL flush wait).
 - **Cancel** works from any replica: the connector stops the execution by its id on the server;
   the replica running it then records ``cancelled``. The one who started it, a tenant admin
   (``tenant:admin``) or an admin of the source (``data_source:admin``) may cancel it.
@@ -44,7 +44,7 @@ from lookout_datasource.schemas.executions import (
     ResultColumn,
 )
 from lookout_datasource.schemas.parameters import Parameter
-from lookout_datasource.service import connections
+from lookout_datasource.service import access, connections
 from lookout_datasource.service.connectors.base import Cancelled, ConnectionConfig, ConnectorError
 from lookout_datasource.service.data_sources import get_data_source_with_secrets, load_data_source
 from lookout_datasource.service.engine import Engine
@@ -190,7 +190,7 @@ def executed_event(
         tenant_id=plan.caller.tenant_id,
         subject_id=execution_id,
         data=data,
-        actor_id=plan.caller.user_id,
+        actor_id=access.actor_of(plan.caller),
         session_id=plan.caller.session_id,
     )
 

@@ -30,6 +30,7 @@ from lookout_kit.log import configure_logging
 from lookout_kit.metrics import metrics_endpoint
 from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.migrate import apply_migrations
+from lookout_kit.openapi import install_error_documentation
 from lookout_kit.relay import OutboxRelay
 from lookout_kit.settings import AuthSettings, ServiceSettings
 from lookout_kit.telemetry import configure_tracing
@@ -255,6 +256,7 @@ def create_service_app(
         raise ValueError("a service owns one component of each class")
     app.state.components = {type(part): part for part in components}
     install_error_handlers(app)
+    install_error_documentation(app)
     app.add_middleware(
         RequestContextMiddleware,
         trusted_proxies=[

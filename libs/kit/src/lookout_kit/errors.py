@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("lookout.errors")
@@ -77,6 +78,25 @@ _HTTP_CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable ``code`` to branch on, a message for people, optional details."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+    details: Any
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer (4xx and 5xx) of every service, as ``error_body`` builds it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -1,207 +1,195 @@
-"""Who may do what with a dashboard, through the real HTTP API: every kind of caller by operation."""
+"""Who may do what with a dashboard: every route of the dashboard service by every kind of caller,
+through the real HTTP API against objects made through it (format: ``lookout_testing.access``).
+
+Each actor meets a dashboard of its own (at version 2, with a spare view grant to revoke), made by
+the owner: ``grant *`` hold a grant of that level, ``role grant edit`` holds it through its role,
+``role update, tags …`` hold ``dashboard:update`` with a ``tags_any`` condition, ``role read+delete``
+holds ``read`` on that id and ``delete``; ``same tenant`` has no dashboard permission at all;
+``other tenant`` is an admin of dashboards in its own tenant; ``…, public`` meet a public one.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from lookout_dashboard.app import create_app
+from lookout_testing.access import (
+    HIDDEN,
+    NO_TOKEN,
+    SEES,
+    Cell,
+    Matrix,
+    Row,
+    check_public_routes,
+    check_row,
+    routes_of,
+)
 
 from .conftest import DashboardService
-from .support import MEMBER, Actor, Client, a_dashboard, permission
+from .support import MEMBER, Actor, a_dashboard, permission
 
-# Expected outcome per operation: HTTP status, or for "list" whether the dashboard is listed.
-OPERATIONS = ("view", "list", "update", "delete", "share", "restore")
-MATRIX: dict[str, dict[str, Any]] = {
-    "owner": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 204,
-        "share": 201,
-        "restore": 200,
-    },
-    "grant view": {
-        "view": 200,
-        "list": True,
-        "update": 403,
-        "delete": 403,
-        "share": 403,
-        "restore": 403,
-    },
-    "grant edit": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 403,
-        "share": 403,
-        "restore": 200,
-    },
-    "grant share": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 403,
-        "share": 201,
-        "restore": 200,
-    },
-    "grant admin": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 204,
-        "share": 201,
-        "restore": 200,
-    },
-    "role grant edit": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 403,
-        "share": 403,
-        "restore": 200,
-    },
-    "role permission, tags match": {
-        "view": 200,
-        "list": True,
-        "update": 200,
-        "delete": 403,
-        "share": 403,
-        "restore": 200,
-    },
-    "role permission, tags differ": {
-        "view": 404,
-        "list": False,
-        "update": 404,
-        "delete": 404,
-        "share": 404,
-        "restore": 404,
-    },
-    "role permission delete": {
-        "view": 200,
-        "list": True,
-        "update": 403,
-        "delete": 204,
-        "share": 403,
-        "restore": 403,
-    },
-    "public, other user": {
-        "view": 200,
-        "list": True,
-        "update": 403,
-        "delete": 403,
-        "share": 403,
-        "restore": 403,
-    },
-    "other user": {
-        "view": 404,
-        "list": False,
-        "update": 404,
-        "delete": 404,
-        "share": 404,
-        "restore": 404,
-    },
-    "other tenant": {
-        "view": 404,
-        "list": False,
-        "update": 404,
-        "delete": 404,
-        "share": 404,
-        "restore": 404,
-    },
-}
-CASES = [(who, op, MATRIX[who][op]) for who in MATRIX for op in OPERATIONS]
-
-
-async def arrange(
-    service: DashboardService, tenant: uuid.UUID, who: str
-) -> tuple[Client, dict[str, Any]]:
-    """A dashboard (at version 2, so version 1 can be restored) and the caller described by ``who``."""
-    owner = service.client(Actor(tenant, permissions=MEMBER))
-    dashboard = await owner.create(is_public=who.startswith("public"))
-    changed = a_dashboard(name="Renamed", is_public=dashboard["is_public"], version=1)
-    assert (
-        await owner.request("PUT", f"/dashboards/{dashboard['id']}", json=changed)
-    ).status_code == 200
-
-    if who == "owner":
-        return owner, dashboard
-    if who == "other tenant":
-        return service.client(Actor(uuid.uuid4(), permissions=[permission("admin")])), dashboard
-    actor = Actor(tenant, permissions=list(MEMBER))
-    if who.startswith("grant "):
-        grant = {"user_id": str(actor.user_id), "permission": who.removeprefix("grant ")}
-        assert (
-            await owner.request("POST", f"/dashboards/{dashboard['id']}/grants", json=grant)
-        ).status_code == 201
-    elif who == "role grant edit":
-        grant = {"role_id": str(actor.role_id), "permission": "edit"}
-        assert (
-            await owner.request("POST", f"/dashboards/{dashboard['id']}/grants", json=grant)
-        ).status_code == 201
-    elif who == "role permission, tags match":
-        actor.permissions.append(permission("update", {"tags_any": ["finance", "ops"]}))
-    elif who == "role permission, tags differ":
-        actor.permissions.append(permission("update", {"tags_any": ["hr"]}))
-    elif who == "role permission delete":
-        actor.permissions += [
-            permission("read", {"owner_only": True}),
-            permission("read", {"ids": [dashboard["id"]]}),
-            permission("delete"),
-        ]
-    return service.client(actor), dashboard
-
-
-async def perform(client: Client, dashboard: dict[str, Any], operation: str) -> Any:
-    path = f"/dashboards/{dashboard['id']}"
-    actions: dict[str, Callable[[], Awaitable[Any]]] = {
-        "view": lambda: client.request("GET", path),
-        "update": lambda: client.request(
-            "PUT",
-            path,
-            json=a_dashboard(name="Mine now", is_public=dashboard["is_public"], version=2),
-        ),
-        "delete": lambda: client.request("DELETE", path),
-        "share": lambda: client.request(
-            "POST", f"{path}/grants", json={"user_id": str(uuid.uuid4()), "permission": "view"}
-        ),
-        "restore": lambda: client.request("POST", f"{path}/versions/1/restore"),
-    }
-    if operation == "list":
-        response = await client.request("GET", "/dashboards", params={"limit": 200})
-        assert response.status_code == 200, response.text
-        return dashboard["id"] in {item["id"] for item in response.json()["items"]}
-    response = await actions[operation]()
-    if response.status_code >= 400:
-        assert set(response.json()["error"]) >= {"code", "message"}
-    return response.status_code
-
-
-@pytest.mark.parametrize(
-    ("who", "operation", "expected"), CASES, ids=[f"{w}-{o}" for w, o, _ in CASES]
+ACTORS = (
+    "owner",
+    "grant view",
+    "grant edit",
+    "grant share",
+    "grant admin",
+    "role grant edit",
+    "role update, tags match",
+    "role update, tags differ",
+    "role read+delete",
+    "same tenant",
+    "same tenant, public",
+    "other tenant",
+    "other tenant, public",
+    NO_TOKEN,
 )
-async def test_access(
-    dashboards: DashboardService, tenant: uuid.UUID, who: str, operation: str, expected: Any
-) -> None:
-    client, dashboard = await arrange(dashboards, tenant, who)
-    assert await perform(client, dashboard, operation) == expected
+D = "/dashboards/{dashboard_id}"
 
 
-async def test_without_a_token_everything_is_401(dashboards: DashboardService) -> None:
-    for method, path in (
-        ("GET", "/dashboards"),
-        ("GET", f"/dashboards/{uuid.uuid4()}"),
-        ("POST", "/dashboards"),
-    ):
-        response = await dashboards.http.request(method, path)
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] in ("missing_token", "invalid_token")
+def _update(cell: Cell) -> dict[str, Any]:
+    body = a_dashboard(name="Changed", is_public=cell.facts["is_public"], version=2)
+    return {"json": body}
 
 
-async def test_a_role_without_create_cannot_create(
-    dashboards: DashboardService, tenant: uuid.UUID
-) -> None:
-    client = dashboards.client(Actor(tenant, permissions=[permission("read")]))
-    response = await client.request("POST", "/dashboards", json=a_dashboard())
-    assert response.status_code == 403
+def _grant(cell: Cell) -> dict[str, Any]:
+    return {"json": {"user_id": str(uuid.uuid4()), "permission": "view"}}
+
+
+def _search(cell: Cell) -> dict[str, Any]:
+    return {"params": {"q": cell.facts["name"]}}
+
+
+def _new(cell: Cell) -> dict[str, Any]:
+    return {"json": a_dashboard()}
+
+
+def _import(cell: Cell) -> dict[str, Any]:
+    content = a_dashboard()
+    return {"json": {"format": "lookout.dashboard/v1", "dashboard": content}}
+
+
+# Levels: owner admin; grants their own; role grant edit, tags match: edit; tags differ: none;
+# read+delete: view (+ delete); same tenant: none (public: view); other tenant: none.
+#   own  gv   ge   gs   ga   rge  tm   td   rdel st   stp  ot   otp  none
+VIEW = (200, 200, 200, 200, 200, 200, 200, 404, 200, 404, 200, 404, 404, 401)
+EDIT = (200, 403, 200, 200, 200, 200, 200, 404, 403, 404, 403, 404, 404, 401)
+SHARE = (200, 403, 403, 200, 200, 403, 403, 404, 403, 404, 403, 404, 404, 401)
+SHARED = (201, 403, 403, 201, 201, 403, 403, 404, 403, 404, 403, 404, 404, 401)
+UNSHARED = (204, 403, 403, 204, 204, 403, 403, 404, 403, 404, 403, 404, 404, 401)
+DELETE = (204, 403, 403, 403, 204, 403, 403, 404, 204, 404, 403, 404, 404, 401)
+CREATE = (201, 201, 201, 201, 201, 201, 201, 201, 201, 403, 403, 201, 201, 401)
+LIST = (SEES, SEES, SEES, SEES, SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401)
+ANYONE = (200,) * len(ACTORS)
+
+MATRIX = Matrix(
+    "dashboard",
+    ACTORS,
+    Row("GET", "/schemas/document", ANYONE),
+    Row("POST", "/dashboards", CREATE, request=_new),
+    Row("GET", "/dashboards", LIST, request=_search, lists="dashboard_id"),
+    Row("GET", D, VIEW),
+    Row("PUT", D, EDIT, request=_update, fresh=True),
+    Row("DELETE", D, DELETE, fresh=True),
+    Row("POST", D + "/publish", EDIT),
+    Row("POST", D + "/unpublish", EDIT),
+    Row("GET", D + "/versions", VIEW),
+    Row("GET", D + "/versions/{version}", VIEW),
+    Row("POST", D + "/versions/{version}/restore", EDIT, fresh=True),
+    Row("GET", D + "/grants", SHARE),
+    Row("POST", D + "/grants", SHARED, request=_grant),
+    Row("DELETE", D + "/grants/{grant_id}", UNSHARED, fresh=True),
+    Row("GET", D + "/export", VIEW),
+    Row("POST", "/dashboards/import", CREATE, request=_import),
+    Row("GET", D + "/data", VIEW),
+)
+
+
+@dataclass
+class World:
+    service: DashboardService
+    tenant: uuid.UUID = field(default_factory=uuid.uuid4)
+    owner: Actor = field(init=False)
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.owner = Actor(self.tenant, permissions=list(MEMBER))
+
+    async def arrange(self, actor: str, fresh: bool) -> Cell:
+        if not fresh and actor in self.cells:
+            return self.cells[actor]
+        cell = await self._arrange(actor)
+        if not fresh:
+            self.cells[actor] = cell
+        return cell
+
+    async def _arrange(self, actor: str) -> Cell:
+        owner = self.service.client(self.owner)
+        public = actor.endswith(", public")
+        dashboard = await owner.create(is_public=public)
+        path = f"/dashboards/{dashboard['id']}"
+        renamed = a_dashboard(name=dashboard["name"], is_public=public, version=1)
+        assert (await owner.request("PUT", path, json=renamed)).status_code == 200
+        spare = await owner.request(
+            "POST", f"{path}/grants", json={"user_id": str(uuid.uuid4()), "permission": "view"}
+        )
+        assert spare.status_code == 201, spare.text
+        caller = await self._caller(actor, dashboard["id"])
+        headers = {} if caller is None else self.service.client(caller).headers
+        return Cell(
+            headers,
+            params={
+                "dashboard_id": dashboard["id"],
+                "version": "1",
+                "grant_id": spare.json()["id"],
+            },
+            facts={"is_public": public, "name": dashboard["name"]},
+        )
+
+    async def _caller(self, actor: str, dashboard_id: str) -> Actor | None:
+        owner = self.service.client(self.owner)
+        grants = f"/dashboards/{dashboard_id}/grants"
+        member = Actor(self.tenant, permissions=list(MEMBER))
+        if actor == NO_TOKEN:
+            return None
+        if actor == "owner":
+            return self.owner
+        if actor.startswith("grant "):
+            grant = {"user_id": str(member.user_id), "permission": actor.removeprefix("grant ")}
+            assert (await owner.request("POST", grants, json=grant)).status_code == 201
+            return member
+        if actor == "role grant edit":
+            grant = {"role_id": str(member.role_id), "permission": "edit"}
+            assert (await owner.request("POST", grants, json=grant)).status_code == 201
+            return member
+        if actor.startswith("role update, tags "):
+            tags = ["finance", "ops"] if actor.endswith("match") else ["hr"]
+            member.permissions.append(permission("update", {"tags_any": tags}))
+            return member
+        if actor == "role read+delete":
+            member.permissions += [
+                permission("read", {"ids": [dashboard_id]}),
+                permission("delete"),
+            ]
+            return member
+        if actor.startswith("same tenant"):
+            return Actor(self.tenant, permissions=[])
+        assert actor.startswith("other tenant"), actor
+        return Actor(uuid.uuid4(), permissions=[permission("admin")])
+
+
+@pytest.fixture(scope="module")
+def world(dashboards: DashboardService) -> World:
+    return World(dashboards)
+
+
+@pytest.mark.parametrize("row", MATRIX.rows, ids=MATRIX.ids)
+async def test_access(world: World, row: Row) -> None:
+    await check_row(world.service.http, MATRIX, row, world.arrange)
+
+
+async def test_health_metrics_and_docs_answer_without_a_token(dashboards: DashboardService) -> None:
+    await check_public_routes(dashboards.http, routes_of(create_app()))

@@ -5,7 +5,8 @@ Each actor meets a dashboard of its own (at version 2, with a spare view grant t
 the owner: ``grant *`` hold a grant of that level, ``role grant edit`` holds it through its role,
 ``role update, tags …`` hold ``dashboard:update`` with a ``tags_any`` condition, ``role read+delete``
 holds ``read`` on that id and ``delete``; ``same tenant`` has no dashboard permission at all;
-``other tenant`` is an admin of dashboards in its own tenant; ``…, public`` meet a public one.
+``other tenant`` is an admin of dashboards in its own tenant; ``…, public`` meet a public one;
+``service token`` is a service's (the alert service's, naming the tenant), which is no user.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ACTORS = (
     "same tenant, public",
     "other tenant",
     "other tenant, public",
+    "service token",
     NO_TOKEN,
 )
 D = "/dashboards/{dashboard_id}"
@@ -74,15 +76,31 @@ def _import(cell: Cell) -> dict[str, Any]:
 
 # Levels: owner admin; grants their own; role grant edit, tags match: edit; tags differ: none;
 # read+delete: view (+ delete); same tenant: none (public: view); other tenant: none.
-#   own  gv   ge   gs   ga   rge  tm   td   rdel st   stp  ot   otp  none
-VIEW = (200, 200, 200, 200, 200, 200, 200, 404, 200, 404, 200, 404, 404, 401)
-EDIT = (200, 403, 200, 200, 200, 200, 200, 404, 403, 404, 403, 404, 404, 401)
-SHARE = (200, 403, 403, 200, 200, 403, 403, 404, 403, 404, 403, 404, 404, 401)
-SHARED = (201, 403, 403, 201, 201, 403, 403, 404, 403, 404, 403, 404, 404, 401)
-UNSHARED = (204, 403, 403, 204, 204, 403, 403, 404, 403, 404, 403, 404, 404, 401)
-DELETE = (204, 403, 403, 403, 204, 403, 403, 404, 204, 404, 403, 404, 404, 401)
-CREATE = (201, 201, 201, 201, 201, 201, 201, 201, 201, 403, 403, 201, 201, 401)
-LIST = (SEES, SEES, SEES, SEES, SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401)
+#   own  gv   ge   gs   ga   rge  tm   td   rdel st   stp  ot   otp  svc  none
+VIEW = (200, 200, 200, 200, 200, 200, 200, 404, 200, 404, 200, 404, 404, 401, 401)
+EDIT = (200, 403, 200, 200, 200, 200, 200, 404, 403, 404, 403, 404, 404, 401, 401)
+SHARE = (200, 403, 403, 200, 200, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
+SHARED = (201, 403, 403, 201, 201, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
+UNSHARED = (204, 403, 403, 204, 204, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
+DELETE = (204, 403, 403, 403, 204, 403, 403, 404, 204, 404, 403, 404, 404, 401, 401)
+CREATE = (201, 201, 201, 201, 201, 201, 201, 201, 201, 403, 403, 201, 201, 401, 401)
+LIST = (
+    SEES,
+    SEES,
+    SEES,
+    SEES,
+    SEES,
+    SEES,
+    SEES,
+    HIDDEN,
+    SEES,
+    HIDDEN,
+    SEES,
+    HIDDEN,
+    HIDDEN,
+    401,
+    401,
+)
 ANYONE = (200,) * len(ACTORS)
 
 MATRIX = Matrix(
@@ -139,6 +157,9 @@ class World:
         assert spare.status_code == 201, spare.text
         caller = await self._caller(actor, dashboard["id"])
         headers = {} if caller is None else self.service.client(caller).headers
+        if actor == "service token":
+            token = self.service.keys.service_token("alert", self.tenant)
+            headers = {"Authorization": f"Bearer {token}"}
         return Cell(
             headers,
             params={
@@ -153,7 +174,7 @@ class World:
         owner = self.service.client(self.owner)
         grants = f"/dashboards/{dashboard_id}/grants"
         member = Actor(self.tenant, permissions=list(MEMBER))
-        if actor == NO_TOKEN:
+        if actor in (NO_TOKEN, "service token"):
             return None
         if actor == "owner":
             return self.owner

@@ -9,11 +9,10 @@ import uuid
 from typing import Any
 
 import asyncpg
-import jwt
 from lookout_testing.servers import Servers
 from lookout_testing.topics import TopicCapture
 
-from .support import AUDIENCE, ISSUER, PASSWORD, Client, SigningKeys
+from .support import PASSWORD, Client, SigningKeys
 
 SALES = [("eu", 10, "2026-01-05"), ("eu", 20, "2026-02-01"), ("us", 5, "2026-01-10")]
 
@@ -46,18 +45,7 @@ def service_token(
     keys: SigningKeys, service: str, tenant_id: uuid.UUID | None, *, ttl_s: int = 600
 ) -> str:
     """A service token as identity issues it (``POST /auth/service-token``)."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": f"service:{service}",
-        "iat": now,
-        "exp": now + ttl_s,
-        "token_use": "service",
-    }
-    if tenant_id is not None:
-        claims["tenant"] = str(tenant_id)
-    return jwt.encode(claims, keys.private_key, algorithm="EdDSA", headers={"kid": keys.kid})
+    return keys.service_token(service, tenant_id, ttl_s=ttl_s)
 
 
 async def executed_events(

@@ -7,7 +7,9 @@ The source is an admin's; the saved queries (one private, one public) and the ex
 ``owner``'s, an editor. ``granted`` holds role permissions naming exactly these objects by id
 (``read``, ``update``, ``execute`` on the source, ``update`` on the query); ``viewer`` has the
 built-in viewer's; ``same tenant`` has no permission at all; ``other tenant`` is an admin of its own
-tenant; ``…, public query`` meet the public saved query (the same source and execution).
+tenant; ``…, public query`` meet the public saved query (the same source and execution);
+``alert service`` sends the alert service's token naming this tenant (or another) and no user: it
+runs the tenant's saved queries in a batch and nothing else.
 """
 
 from __future__ import annotations
@@ -48,12 +50,18 @@ ACTORS = (
     "same tenant, public query",
     "other tenant",
     "other tenant, public query",
+    "alert service",
+    "alert service, other tenant",
     NO_TOKEN,
 )
 S = "/data-sources/{data_source_id}"
 Q = "/saved-queries/{saved_query_id}"
 E = "/executions/{execution_id}"
 COUNT = "SELECT count(*) AS n FROM sales"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _unique(prefix: str) -> str:
@@ -68,21 +76,24 @@ def _item_status(response: httpx.Response) -> Outcome:
     return 200 if item["ok"] else int(item["error"]["status"])
 
 
-#                admin owner grant view st   stp  ot   otp  none
-SOURCE_READ = (200, 200, 200, 200, 404, 404, 404, 404, 401)
-SOURCE_UPDATE = (200, 403, 200, 403, 404, 404, 404, 404, 401)
-SOURCE_DELETE = (204, 403, 403, 403, 404, 404, 404, 404, 401)
-SOURCE_EXECUTE = (200, 200, 200, 403, 404, 404, 404, 404, 401)
-SOURCE_CREATE = (201, 403, 403, 403, 403, 403, 201, 201, 401)
-SOURCE_LIST = (SEES, SEES, SEES, SEES, HIDDEN, HIDDEN, HIDDEN, HIDDEN, 401)
-QUERY_VIEW = (200, 200, 200, 200, 404, 200, 404, 404, 401)
-QUERY_EDIT = (200, 200, 200, 403, 404, 403, 404, 404, 401)
-QUERY_DELETE = (204, 204, 403, 403, 404, 403, 404, 404, 401)
+# A service token is no user: every route but the batch refuses it as no valid token.
+#                admin owner grant view st   stp  ot   otp  svc  svco none
+SOURCE_READ = (200, 200, 200, 200, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_UPDATE = (200, 403, 200, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_DELETE = (204, 403, 403, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_EXECUTE = (200, 200, 200, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_CREATE = (201, 403, 403, 403, 403, 403, 201, 201, 401, 401, 401)
+SOURCE_LIST = (SEES, SEES, SEES, SEES, HIDDEN, HIDDEN, HIDDEN, HIDDEN, 401, 401, 401)
+QUERY_VIEW = (200, 200, 200, 200, 404, 200, 404, 404, 401, 401, 401)
+QUERY_EDIT = (200, 200, 200, 403, 404, 403, 404, 404, 401, 401, 401)
+QUERY_DELETE = (204, 204, 403, 403, 404, 403, 404, 404, 401, 401, 401)
 # Another tenant may create queries in its own tenant, but not on this tenant's source (422).
-QUERY_CREATE = (201, 201, 403, 403, 403, 403, 422, 422, 401)
-QUERY_LIST = (SEES, SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401)
+QUERY_CREATE = (201, 201, 403, 403, 403, 403, 422, 422, 401, 401, 401)
+QUERY_LIST = (SEES, SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401, 401, 401)
+# The alert service runs any saved query of the tenant its token names, and only in a batch.
+BATCH = (200, 200, 200, 200, 404, 200, 404, 404, 200, 404, 401)
 # The starter or an admin; another user of the tenant is refused, another tenant finds nothing.
-EXECUTION = (200, 200, 403, 403, 403, 403, 404, 404, 401)
+EXECUTION = (200, 200, 403, 403, 403, 403, 404, 404, 401, 401, 401)
 
 MATRIX = Matrix(
     "datasource",
@@ -128,7 +139,7 @@ MATRIX = Matrix(
     Row(
         "POST",
         "/executions/batch",
-        QUERY_VIEW,
+        BATCH,
         request=lambda c: {"json": {"items": [{"saved_query_id": c.params["saved_query_id"]}]}},
         outcome=_item_status,
     ),
@@ -190,8 +201,13 @@ class World:
         query_key = "public_query_id" if public else "saved_query_id"
         name_key = "public_query_name" if public else "query_name"
         caller = self._caller(actor, ids["data_source_id"], ids[query_key])
+        if actor.startswith("alert service"):
+            tenant = uuid.uuid4() if actor.endswith("other tenant") else self.tenant
+            headers = bearer(self.service.keys.service_token("alert", tenant))
+        else:
+            headers = {} if caller is None else self.service.client(caller).headers
         cell = Cell(
-            {} if caller is None else self.service.client(caller).headers,
+            headers,
             params={
                 "data_source_id": ids["data_source_id"],
                 "saved_query_id": ids[query_key],
@@ -204,7 +220,7 @@ class World:
         return cell
 
     def _caller(self, actor: str, data_source_id: str, saved_query_id: str) -> Actor | None:
-        if actor == NO_TOKEN:
+        if actor == NO_TOKEN or actor.startswith("alert service"):
             return None
         if actor == "admin":
             return self.admin

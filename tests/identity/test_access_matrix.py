@@ -4,7 +4,8 @@ against tenants, users, roles, permissions and API keys made through it, with re
 
 ``admin`` signed the tenant up; ``granted`` holds a custom role naming exactly the target user and
 the target role by id (``user:admin``, ``role:admin``) and reading the tenant; ``member`` is a
-built-in viewer; ``other tenant`` is another tenant's admin. Sign-up, login, refresh, machine tokens
+built-in viewer; ``other tenant`` is another tenant's admin; ``service token`` is the alert
+service's token for the tenant (client credentials), which is no user. Sign-up, login, refresh, machine tokens
 and the public keys are open to anyone by design: their rows say so.
 """
 
@@ -36,7 +37,7 @@ from lookout_testing.topics import unique_topic
 from .conftest import identity_settings
 from .factories import PASSWORD, add_user, bearer, login, role_id, signup, signup_body, unique
 
-ACTORS = ("admin", "granted", "member", "other tenant", NO_TOKEN)
+ACTORS = ("admin", "granted", "member", "other tenant", "service token", NO_TOKEN)
 U = "/users/{user_id}"
 R = "/roles/{role_id}"
 
@@ -45,19 +46,19 @@ def _json(body: dict[str, Any]) -> dict[str, Any]:
     return {"json": body}
 
 
-#          admin granted member other none
-ANYONE = (200, 200, 200, 200, 200)
-SIGNED_IN = (200, 200, 200, 200, 401)
-ENDED = (204, 204, 204, 204, 401)
-OWN_KEYS = (SEES, HIDDEN, HIDDEN, HIDDEN, 401)
-READ = (200, 200, 200, 404, 401)
-CHANGE = (200, 200, 403, 404, 401)  # granted: its role names this user / role
-TENANT_CHANGE = (200, 403, 403, 404, 401)
+#          admin granted member other service none
+ANYONE = (200, 200, 200, 200, 200, 200)
+SIGNED_IN = (200, 200, 200, 200, 401, 401)
+ENDED = (204, 204, 204, 204, 401, 401)
+OWN_KEYS = (SEES, HIDDEN, HIDDEN, HIDDEN, 401, 401)
+READ = (200, 200, 200, 404, 401, 401)
+CHANGE = (200, 200, 403, 404, 401, 401)  # granted: its role names this user / role
+TENANT_CHANGE = (200, 403, 403, 404, 401, 401)
 
 MATRIX = Matrix(
     "identity",
     ACTORS,
-    Row("POST", "/signup", (201,) * 5, request=lambda c: _json(signup_body())),
+    Row("POST", "/signup", (201,) * 6, request=lambda c: _json(signup_body())),
     Row("POST", "/auth/login", ANYONE, request=lambda c: _json(c.facts["credentials"])),
     Row(
         "POST",
@@ -89,12 +90,12 @@ MATRIX = Matrix(
     Row("GET", "/.well-known/jwks.json", ANYONE),
     Row("GET", "/condition-schema", ANYONE),
     Row("GET", "/me", SIGNED_IN),
-    Row("GET", "/users", (SEES, 403, SEES, HIDDEN, 401), lists="user_id"),
+    Row("GET", "/users", (SEES, 403, SEES, HIDDEN, 401, 401), lists="user_id"),
     Row(
         # Another tenant's admin names a role of this tenant: refused as unknown (422).
         "POST",
         "/users",
-        (201, 403, 403, 422, 401),
+        (201, 403, 403, 422, 401, 401),
         request=lambda c: _json(
             {
                 "username": unique("user"),
@@ -108,7 +109,7 @@ MATRIX = Matrix(
     Row("PATCH", U, CHANGE, request=lambda c: _json({"first_name": unique("Ada")})),
     Row("POST", U + "/deactivate", CHANGE),
     Row("POST", U + "/reactivate", CHANGE),
-    Row("DELETE", U, (204, 204, 403, 404, 401), fresh=True),
+    Row("DELETE", U, (204, 204, 403, 404, 401, 401), fresh=True),
     Row("GET", "/tenants/{tenant_id}", READ),
     Row(
         "PATCH",
@@ -116,26 +117,31 @@ MATRIX = Matrix(
         TENANT_CHANGE,
         request=lambda c: _json({"name": unique("Tenant ")}),
     ),
-    Row("DELETE", "/tenants/{tenant_id}", (204, 403, 403, 404, 401), fresh=True),
-    Row("GET", "/roles", (SEES, 403, SEES, HIDDEN, 401), lists="role_id"),
+    Row("DELETE", "/tenants/{tenant_id}", (204, 403, 403, 404, 401, 401), fresh=True),
+    Row("GET", "/roles", (SEES, 403, SEES, HIDDEN, 401, 401), lists="role_id"),
     Row(
-        "POST", "/roles", (201, 403, 403, 201, 401), request=lambda c: _json({"name": unique("r")})
+        "POST",
+        "/roles",
+        (201, 403, 403, 201, 401, 401),
+        request=lambda c: _json({"name": unique("r")}),
     ),
     Row("GET", R, READ),
     Row("PATCH", R, CHANGE, request=lambda c: _json({"description": unique("why ")})),
-    Row("DELETE", R, (204, 204, 403, 404, 401), fresh=True),
+    Row("DELETE", R, (204, 204, 403, 404, 401, 401), fresh=True),
     Row(
         "POST",
         R + "/permissions",
-        (201, 201, 403, 404, 401),
+        (201, 201, 403, 404, 401, 401),
         request=lambda c: _json(
             {"resource": "dashboard", "action": "read", "conditions": {"ids": [str(uuid.uuid4())]}}
         ),
     ),
-    Row("DELETE", R + "/permissions/{permission_id}", (204, 204, 403, 404, 401), fresh=True),
+    Row("DELETE", R + "/permissions/{permission_id}", (204, 204, 403, 404, 401, 401), fresh=True),
     Row("GET", "/api-keys", OWN_KEYS, lists="api_key_id"),
-    Row("POST", "/api-keys", (201, 201, 201, 201, 401), request=lambda c: _json({"name": "k"})),
-    Row("DELETE", "/api-keys/{api_key_id}", (204, 404, 404, 404, 401), fresh=True),
+    Row(
+        "POST", "/api-keys", (201, 201, 201, 201, 401, 401), request=lambda c: _json({"name": "k"})
+    ),
+    Row("DELETE", "/api-keys/{api_key_id}", (204, 404, 404, 404, 401, 401), fresh=True),
 )
 
 
@@ -211,7 +217,17 @@ class World:
             "refresh_token": spare.refresh_token,
             "api_key": key["key"],
         }
+        service = await http.post(
+            "/auth/service-token",
+            json={
+                "service": "alert",
+                "secret": "alert-secret-for-tests",
+                "tenant_id": admin.tenant_id,
+            },
+        )
+        assert service.status_code == 200, service.text
         tokens = {
+            "service token": service.json()["access_token"],
             "admin": admin.access_token,
             "granted": granted.access_token,
             "member": member.access_token,

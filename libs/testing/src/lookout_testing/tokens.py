@@ -53,3 +53,18 @@ class SigningKeys:
             "token_use": "access",
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def service_token(self, service: str, tenant_id: uuid.UUID | None, *, ttl_s: int = 600) -> str:
+        """A service token as identity issues it (``POST /auth/service-token``)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": f"service:{service}",
+            "iat": now,
+            "exp": now + ttl_s,
+            "token_use": "service",
+        }
+        if tenant_id is not None:
+            claims["tenant"] = str(tenant_id)
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})

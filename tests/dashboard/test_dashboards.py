@@ -53,6 +53,28 @@ async def test_a_bad_body_gets_422_naming_the_field(
         assert any(detail["loc"][: len(loc)] == loc for detail in error["details"]), (loc, error)
 
 
+async def test_a_nul_character_anywhere_in_a_document_is_422_not_500(
+    dashboards: DashboardService, tenant: uuid.UUID
+) -> None:
+    # PostgreSQL's text and jsonb cannot hold U+0000 (the API fuzz found a 500 here).
+    owner = owner_of(dashboards, tenant)
+    created = await owner.create(name="Clean")
+    for override in (
+        {"name": "a\x00b"},
+        {"tags": ["fin\x00ance"]},
+        {"components": [{"id": "note", "type": "text", "markdown": "\x00"}]},
+    ):
+        body = a_dashboard(**override)
+        for method, path, json_body in (
+            ("POST", "/dashboards", body),
+            ("PUT", f"/dashboards/{created['id']}", {**body, "version": 1}),
+            ("POST", "/dashboards/import", {"dashboard": body}),
+        ):
+            response = await owner.request(method, path, json=json_body)
+            assert response.status_code == 422, (method, override, response.text)
+            assert response.json()["error"]["code"] == "invalid"
+
+
 async def test_update_keeps_history_and_restore_brings_back_the_exact_state(
     dashboards: DashboardService, tenant: uuid.UUID
 ) -> None:

@@ -27,6 +27,16 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 class DashboardContent(_Body):
     """Everything a dashboard holds that is versioned."""
 
@@ -37,6 +47,14 @@ class DashboardContent(_Body):
     layout: Layout = Field(default_factory=Layout)
     components: list[Component] = Field(default_factory=list, max_length=200)
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL's text and jsonb cannot hold U+0000: bad input (422), not a failed insert.
+        if _holds_nul(data):
+            raise ValueError("text may not contain the NUL character (U+0000)")
+        return data
 
     @model_validator(mode="after")
     def _unique_tags(self) -> DashboardContent:

@@ -1,16 +1,26 @@
-"""The alert service's app: the kit's app factory with this service's routers and subscribers."""
+"""The alert service's app: the kit's app factory with this service's routers, subscribers and
+components."""
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 from lookout_kit.app import create_service_app
+from lookout_kit.auth import Authenticator
 
 from lookout_alert import subscribers
+from lookout_alert.components import components
 from lookout_alert.endpoints import ROUTERS
 from lookout_alert.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    authenticator: Authenticator | None = None,
+    datasource_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``authenticator``: tests' keys instead of identity's JWKS; ``datasource_transport``: tests'
+    way to the datasource service in-process."""
     settings = settings or Settings()
     return create_service_app(
         settings,
@@ -19,5 +29,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The alert service: scheduled alerts on saved queries and their notifications.",
         routers=ROUTERS,
         subscribers=subscribers.routers(settings),
-        auth=True,
+        auth=authenticator or True,
+        components=components(settings, datasource_transport),
     )

@@ -1,9 +1,11 @@
-"""The alert API's HTTP handlers, one module per resource (none yet; to come: `alerts.py`,
-`history.py`): parse, take the kit's ``CallerDep`` and ``PoolDep``, call a use case, shape the
-response."""
+"""The alert API's HTTP handlers, one module per resource (``alerts.py``; ``evaluations.py``:
+evaluate now, test notification, history): parse, take the kit's ``CallerDep`` and ``PoolDep``
+or the service's ``EngineDep``, call a use case, shape the response."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from lookout_alert.endpoints import alerts
+
+ROUTERS: list[APIRouter] = [alerts.router]

@@ -1,2 +1,2 @@
-"""The alert service's queries, one module per table family (none yet; to come: `alerts.py`,
-`alert_history.py`)."""
+"""The alert service's queries, one module per table family: ``alerts.py`` (alerts and their
+scheduling state) and ``alert_history.py`` (history and deliveries)."""

@@ -1,4 +1,5 @@
-"""The alert service's use cases, one module per resource (none yet; to come: the same resources,
-the scheduler (a `FOR UPDATE SKIP LOCKED` lease per due alert, so replicas share the work), and
-channels per kind behind one protocol and a registry (`channels/webhook.py`, `channels/email.py`,
-`channels/slack.py`))."""
+"""The alert service's use cases: alerts (``alerts.py``), their schedules (``schedules.py``) and
+channels' secrets (``channel_secrets.py``), evaluation (``conditions.py``, ``evaluation.py``,
+``query_runner.py``), the scheduler (``scheduler.py``, a ``FOR UPDATE SKIP LOCKED`` lease per due
+alert), notifications (``notifications.py``; one module per kind under ``channels/``), history
+(``history.py``) and reactions to other services' events (``reactions.py``)."""

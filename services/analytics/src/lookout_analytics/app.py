@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from lookout_kit.app import create_service_app
+from lookout_kit.auth import Authenticator
 
 from lookout_analytics import subscribers
 from lookout_analytics.endpoints import ROUTERS
 from lookout_analytics.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, authenticator: Authenticator | None = None
+) -> FastAPI:
+    """``authenticator``: tests' keys instead of identity's JWKS."""
     settings = settings or Settings()
     return create_service_app(
         settings,
@@ -19,5 +23,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The analytics service: usage, query performance and activity reports from ClickHouse.",
         routers=ROUTERS,
         subscribers=subscribers.routers(settings),
-        auth=True,
+        auth=authenticator or True,
     )

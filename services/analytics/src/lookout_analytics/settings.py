@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lookout_kit.settings import AuthSettings, ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -13,3 +14,9 @@ class Settings(AuthSettings, ServiceSettings):
     port: int = 8106
     root_path: str = "/api/analytics"
     clickhouse_url: str | None = "http://127.0.0.1:8123"
+    # Reads only: the local stack's read-only user (readonly=2 in its profile).
+    clickhouse_user: str = "lookout_reader"
+    max_range_days: int = Field(default=400, ge=1, description="The longest report range")
+    max_buckets: int = Field(
+        default=5_000, ge=1, description="The most buckets a series may have (range / granularity)"
+    )

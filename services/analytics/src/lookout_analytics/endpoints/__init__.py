@@ -1,9 +1,11 @@
-"""The analytics API's HTTP handlers, one module per resource (none yet; to come: `usage.py`,
-`query_performance.py`, `activity.py`): parse, take the kit's ``CallerDep`` and ``PoolDep``, call a
-use case, shape the response."""
+"""The analytics API's HTTP handlers, one module per report family (``dashboards``, ``queries``,
+``users``) and the report window they share (``window``): parse, take the kit's ``CallerDep`` and
+``ClickHouseDep``, call a use case, shape the response."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from lookout_analytics.endpoints import dashboards, queries, users
+
+ROUTERS: list[APIRouter] = [dashboards.router, queries.router, users.router]

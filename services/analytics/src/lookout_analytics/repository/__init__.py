@@ -1,3 +1,4 @@
-"""The analytics service's queries, one module per table family (none yet; to come: ClickHouse reads
-of `dashboard_events`, `query_metrics`, `user_activity` (`lookout_kit.clickhouse`, bound parameters,
-row and time limits))."""
+"""The analytics service's ClickHouse reads, one module per report family (``dashboards``,
+``queries``, ``users``): bound ``{name:Type}`` parameters through the kit's client, and every
+table reached through ``scope`` (the one place that builds the tenant filter); ``buckets`` is
+the time-bucket SQL they share."""

@@ -1,0 +1,95 @@
+"""The one place that builds the tenant filter: every report reads the tables only through a
+``Scope``, which names each table as a subquery of the caller's tenant (and the report's time
+range), so a report cannot forget the tenant.
+
+A report's SQL never names a table: it writes ``{dashboard_events}`` (the tenant's rows in the
+range) or ``{dashboard_events_ever}`` (the tenant's rows up to the range's end), likewise for
+``query_metrics`` and ``user_activity``. ``read`` expands them and refuses SQL that names a table
+itself. The tenant and the range are bound parameters (``lookout_kit.clickhouse.bind``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+from lookout_kit.clickhouse import ClickHouse
+from lookout_kit.errors import Unavailable
+
+TABLES = ("dashboard_events", "query_metrics", "user_activity")
+_MARKER = re.compile(r"\{(" + "|".join(TABLES) + r")(_ever)?\}")
+_BARE_TABLE = re.compile(r"\b(" + "|".join(TABLES) + r")\b")
+
+# The stored ``date`` is toDate(timestamp) in the server's time zone, whatever it is: a day's
+# margin each side keeps partition pruning without depending on that zone.
+_IN_RANGE = (
+    "tenant_id = {scope_tenant:UUID}"
+    " AND timestamp >= {scope_start:DateTime} AND timestamp < {scope_end:DateTime}"
+    " AND date >= toDate({scope_start:DateTime}) - 1 AND date <= toDate({scope_end:DateTime}) + 1"
+)
+_UP_TO_END = (
+    "tenant_id = {scope_tenant:UUID}"
+    " AND timestamp < {scope_end:DateTime} AND date <= toDate({scope_end:DateTime}) + 1"
+)
+
+
+class UnscopedQuery(ValueError):
+    """A report's SQL names a table directly instead of through the scope (a bug, never input)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One tenant's rows in ``[start, end)`` (aware datetimes)."""
+
+    tenant_id: UUID
+    start: datetime
+    end: datetime
+
+    def expand(self, query: str) -> tuple[str, dict[str, Any]]:
+        """``query`` with each table marker replaced by the tenant's subquery, and the scope's
+        parameters it then needs."""
+        if _BARE_TABLE.search(_MARKER.sub("", query)):
+            raise UnscopedQuery("a report names a table outside its scope: use {table}")
+        used_start = False
+
+        def subquery(found: re.Match[str]) -> str:
+            nonlocal used_start
+            table, ever = found.group(1), found.group(2)
+            used_start = used_start or not ever
+            where = _UP_TO_END if ever else _IN_RANGE
+            return f"(SELECT * FROM {table} WHERE {where})"
+
+        expanded = _MARKER.sub(subquery, query)
+        if expanded == query:
+            raise UnscopedQuery("a report reads no table")
+        parameters: dict[str, Any] = {"scope_tenant": self.tenant_id, "scope_end": self.end}
+        if used_start:
+            parameters["scope_start"] = self.start
+        return expanded, parameters
+
+
+async def read(
+    clickhouse: ClickHouse,
+    scope: Scope,
+    query: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    max_rows: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Run a report's ``query`` within ``scope`` (its tables as ``{table}`` markers), with its own
+    ``parameters`` bound; the rows as dicts."""
+    expanded, scoped = scope.expand(query)
+    clash = scoped.keys() & (parameters or {}).keys()
+    if clash:
+        raise ValueError(f"parameters named like the scope's: {sorted(clash)}")
+    try:
+        return await clickhouse.read(
+            expanded, {**scoped, **(parameters or {})}, max_result_rows=max_rows
+        )
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        raise Unavailable("ClickHouse is unreachable", code="clickhouse_unavailable") from error

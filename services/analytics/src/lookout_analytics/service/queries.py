@@ -1,0 +1,76 @@
+"""The query reports: per data source and per query, latency over time, the slowest executions,
+the cost per user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lookout_kit.auth.caller import Caller
+from lookout_kit.clickhouse import ClickHouse
+
+from lookout_analytics.repository import queries
+from lookout_analytics.schemas import (
+    DataSourceStats,
+    QueryStats,
+    QueryTextStats,
+    ReportWindow,
+    Rows,
+    Series,
+    SlowQuery,
+    UserCost,
+)
+from lookout_analytics.service.access import report_scope
+from lookout_analytics.service.series import fill
+
+STATS_ZEROS = {
+    "executions": 0,
+    "errors": 0,
+    "p50_ms": 0,
+    "p95_ms": 0,
+    "p99_ms": 0,
+    "total_rows": 0,
+    "total_bytes": 0,
+}
+
+
+async def by_data_source(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow, limit: int
+) -> Rows[DataSourceStats]:
+    rows = await queries.stats(clickhouse, report_scope(caller, window), "data_source", limit)
+    return Rows[DataSourceStats](rows=[DataSourceStats.from_row(row) for row in rows])
+
+
+async def by_query(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow, limit: int
+) -> Rows[QueryTextStats]:
+    rows = await queries.stats(clickhouse, report_scope(caller, window), "query_text", limit)
+    return Rows[QueryTextStats](rows=[QueryTextStats.from_row(row) for row in rows])
+
+
+async def latency(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -> Series:
+    scope = report_scope(caller, window)
+    rows = await queries.latency_by_bucket(clickhouse, scope, window.granularity, window.tz)
+    flat = [QueryStats.percentiles(row) for row in rows]
+    return Series(
+        granularity=window.granularity, tz=window.tz, points=fill(window, flat, STATS_ZEROS)
+    )
+
+
+async def slowest(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow, limit: int
+) -> Rows[SlowQuery]:
+    rows = await queries.slowest(clickhouse, report_scope(caller, window), limit)
+    zone = window.zone
+    return Rows[SlowQuery](
+        rows=[
+            SlowQuery.model_validate({**row, "at": datetime.fromtimestamp(int(row["at"]), zone)})
+            for row in rows
+        ]
+    )
+
+
+async def cost_by_user(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow, limit: int
+) -> Rows[UserCost]:
+    rows = await queries.cost_by_user(clickhouse, report_scope(caller, window), limit)
+    return Rows[UserCost](rows=[UserCost.model_validate(row) for row in rows])

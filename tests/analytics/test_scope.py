@@ -1,0 +1,44 @@
+"""The one tenant filter: a report's SQL reaches a table only through its scope."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from lookout_analytics.repository.scope import Scope, UnscopedQuery, read
+from lookout_kit.clickhouse import bind
+
+SCOPE = Scope(uuid.uuid4(), datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT count() FROM dashboard_events",
+        "SELECT count() FROM {user_activity} WHERE user_id IN (SELECT user_id FROM user_activity)",
+        "SELECT count() FROM default.query_metrics",
+        "SELECT 1",
+    ],
+)
+def test_sql_naming_a_table_itself_is_refused(query: str) -> None:
+    with pytest.raises(UnscopedQuery):
+        SCOPE.expand(query)
+
+
+def test_each_table_becomes_the_tenants_rows_in_the_range() -> None:
+    expanded, parameters = SCOPE.expand(
+        "SELECT count() FROM {dashboard_events} WHERE dashboard_id NOT IN"
+        " (SELECT dashboard_id FROM {dashboard_events_ever})"
+    )
+    sql = bind(expanded, parameters)
+    tenant = f"tenant_id = toUUID('{SCOPE.tenant_id}')"
+    assert sql.count(tenant) == 2
+    assert sql.count("timestamp >= toDateTime('2026-03-01 00:00:00', 'UTC')") == 1
+    assert sql.count("timestamp < toDateTime('2026-03-02 00:00:00', 'UTC')") == 2
+
+
+async def test_a_report_cannot_pass_the_scopes_parameters() -> None:
+    with pytest.raises(ValueError, match="scope"):
+        # Refused before anything is sent: no client needed.
+        await read(None, SCOPE, "SELECT 1 FROM {query_metrics}", {"scope_tenant": uuid.uuid4()})  # type: ignore[arg-type]

@@ -1,22 +1,137 @@
-"""Settings base: every knob of a service, from the environment, with defaults that work locally."""
+"""Settings base: every knob of a service, from the environment, with defaults that work locally.
+
+The defaults are the local stack's (loopback addresses, keys committed in this repository), so a
+local process needs no settings. ``LOOKOUT_ENV=production`` makes every service refuse them at start
+(``production_problems``): each secret must be given a value of its own (a secret's default is in
+the repository, or is nothing), and no address the service connects to may be a loopback one.
+An address is a field named ``*_url``, ``*_endpoint``, ``*_host`` or ``*_bootstrap_servers`` (a
+service's own fields follow the same naming and are checked alike), plus ``forwarded_allow_ips``:
+trusting only loopback's forwarded headers means every client has the gateway's address.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from lookout_contracts.topics import IDENTITY_EVENTS
 from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Kafka's own rule for topic and group names (legal characters, at most 249 of them).
 KAFKA_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 
+ENVIRONMENT_VARIABLE = "LOOKOUT_ENV"
+"""``local`` (the default) or ``production``: one variable for every service of a deployment."""
+ADDRESS_SUFFIXES = ("_url", "_endpoint", "_host", "_bootstrap_servers")
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, brackets allowed) is this machine's loopback."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def hosts_of(value: str) -> list[str]:
+    """The hosts in a URL (several in a multi-host DSN), a ``host:port`` list or a bare host."""
+    hosts: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if "://" in part:
+            netloc = urlsplit(part).netloc
+        elif "/" in part:
+            netloc = part.split("/", 1)[0]
+        else:
+            netloc = part
+        netloc = netloc.rsplit("@", 1)[-1]
+        if netloc.startswith("["):
+            hosts.append(netloc[1:].split("]", 1)[0])
+        elif netloc.count(":") == 1:
+            hosts.append(netloc.split(":", 1)[0])
+        elif netloc:
+            hosts.append(netloc)
+    return hosts
+
+
+def _secrets_in(value: Any) -> list[str] | None:
+    """The secret texts a value holds (a ``SecretStr``, or a mapping or sequence of them); None
+    when the value is no secret at all."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, dict):
+        values: list[Any] = list(value.values())
+    elif isinstance(value, list | tuple):
+        values = list(value)
+    else:
+        return None
+    if values and all(isinstance(item, SecretStr) for item in values):
+        return [item.get_secret_value() for item in values]
+    return None
+
+
+def _is_secret_field(field: FieldInfo) -> bool:
+    return "SecretStr" in str(field.annotation)
+
+
+def _normalized_key(text: str) -> str:
+    # One key written in base64's two alphabets, with or without padding, is the same key.
+    return text.strip().replace("+", "-").replace("/", "_").rstrip("=")
+
+
+def production_problems(settings: BaseSettings) -> list[str]:
+    """Each local default ``settings`` holds, naming its environment variable."""
+    fields = type(settings).model_fields
+    prefix = str(settings.model_config.get("env_prefix") or "")
+    committed = {
+        _normalized_key(text)
+        for field in fields.values()
+        if _is_secret_field(field)
+        for text in _secrets_in(field.get_default(call_default_factory=True)) or []
+    }
+    problems: list[str] = []
+    for name, field in fields.items():
+        variable = f"{prefix}{name}".upper()
+        value = getattr(settings, name)
+        if _is_secret_field(field):
+            texts = _secrets_in(value)
+            if not texts:
+                problems.append(f"{variable} is not set (production needs a secret of its own)")
+            elif any(_normalized_key(text) in committed for text in texts):
+                problems.append(f"{variable} holds a key committed in the repository")
+        elif value is not None and (
+            name.endswith(ADDRESS_SUFFIXES) or name == "forwarded_allow_ips"
+        ):
+            loopback = [host for host in hosts_of(str(value)) if is_loopback(host)]
+            if loopback:
+                problems.append(f"{variable} points at loopback ({', '.join(loopback)})")
+    return problems
+
 
 class ServiceSettings(BaseSettings):
     """Knobs every service shares. Subclasses set ``env_prefix`` (``LOOKOUT_<SERVICE>_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="LOOKOUT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LOOKOUT_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        # A refused value may be a secret: errors never echo the input.
+        hide_input_in_errors=True,
+    )
 
+    env: Literal["local", "production"] = Field(
+        default="local",
+        validation_alias=ENVIRONMENT_VARIABLE,
+        description="LOOKOUT_ENV, shared by every service: production refuses the local defaults",
+    )
     service_name: str = "lookout"
     host: str = "127.0.0.1"
     port: int = Field(default=8100, ge=1, le=65535)
@@ -68,6 +183,17 @@ class ServiceSettings(BaseSettings):
     access_log: bool = Field(
         default=False, description="uvicorn's per-request log line (the gateway logs every request)"
     )
+
+    @model_validator(mode="after")
+    def _production_refuses_local_defaults(self) -> Self:
+        if self.env == "production":
+            problems = production_problems(self)
+            if problems:
+                raise ValueError(
+                    f"{ENVIRONMENT_VARIABLE}=production refuses the local defaults: "
+                    + "; ".join(problems)
+                )
+        return self
 
     @property
     def database_dsn(self) -> str | None:

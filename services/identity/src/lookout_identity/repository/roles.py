@@ -64,6 +64,16 @@ async def get_role_by_name(
     return row
 
 
+async def hold_role_assignments(conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID) -> None:
+    """Serialise the changes that may take users out of a role (e.g. "another admin remains"):
+    the role's row lock, in the mode that still lets other transactions reference the role."""
+    await conn.execute(
+        "SELECT 1 FROM roles WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
+        tenant_id,
+        role_id,
+    )
+
+
 async def lock_role(
     conn: asyncpg.Connection, tenant_id: UUID, role_id: UUID
 ) -> asyncpg.Record | None:

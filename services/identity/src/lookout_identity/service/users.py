@@ -46,12 +46,13 @@ async def _ensure_other_admin(
 ) -> UUID | None:
     """The admin who remains when ``user`` stops being one; 409 when ``user`` is the last."""
     admin = await repository.roles.get_role_by_name(conn, tenant_id, "admin")
-    if admin is None or user["role_id"] != admin["id"]:
-        return (
-            None
-            if admin is None
-            else await repository.users.successor_admin(conn, tenant_id, admin["id"], user["id"])
-        )
+    if admin is None:
+        return None
+    if user["role_id"] != admin["id"]:
+        return await repository.users.successor_admin(conn, tenant_id, admin["id"], user["id"])
+    # Two admins removed at once must not each count the other as the one who remains: whoever
+    # takes the lock second reads the first one's committed change (READ COMMITTED, a new statement).
+    await repository.roles.hold_role_assignments(conn, tenant_id, admin["id"])
     successor = await repository.users.successor_admin(conn, tenant_id, admin["id"], user["id"])
     if successor is None:
         raise Conflict("the tenant's last active admin must stay", code="last_admin")

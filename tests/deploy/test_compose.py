@@ -185,7 +185,12 @@ def test_some_service_runs_several_replicas() -> None:
 def test_app_service_settings_use_its_own_prefix(name: str) -> None:
     environment = environment_of(SERVICES[name])
     prefix = f"LOOKOUT_{name.upper()}_"
-    foreign = [k for k in environment if k.startswith("LOOKOUT_") and not k.startswith(prefix)]
+    # LOOKOUT_ENV is one setting of the whole deployment (local or production), not a service's.
+    foreign = [
+        k
+        for k in environment
+        if k.startswith("LOOKOUT_") and not k.startswith(prefix) and k != "LOOKOUT_ENV"
+    ]
     assert not foreign, f"{name}: settings of another prefix: {foreign}"
     assert environment.get(f"{prefix}ROOT_PATH") == f"/api/{name}"
     assert environment.get(f"{prefix}KAFKA_BOOTSTRAP_SERVERS", "").startswith("kafka:")

@@ -195,7 +195,9 @@ async def test_an_update_names_the_bad_field(
     schedule = {"kind": "cron", "expression": "*/5 * * * *"}
     alert_id = (await owner.create_alert(schedule=schedule))["id"]
     response = await owner.request(
-        "PATCH", f"/alerts/{alert_id}", json={"schedule": {"kind": "cron", "expression": "61 * * * *"}}
+        "PATCH",
+        f"/alerts/{alert_id}",
+        json={"schedule": {"kind": "cron", "expression": "61 * * * *"}},
     )
     assert response.status_code == 422 and ["body", "schedule", "expression"] in _locs(response)
     response = await owner.request("PATCH", f"/alerts/{alert_id}", json={"name": None})

@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lookout_alert.endpoints import alerts
+from lookout_alert.endpoints import alerts, evaluations
 
-ROUTERS: list[APIRouter] = [alerts.router]
+ROUTERS: list[APIRouter] = [alerts.router, evaluations.router]

@@ -7,7 +7,9 @@ rows published in the same transaction that holds their locks.
 
 Order per key with several relays: a claimed row is only sent when no *earlier* unpublished row of the
 same key is outside this relay's batch (i.e. locked by another relay, which has not committed yet).
-Such rows stay for a later round. So rows of one key reach Kafka in ``id`` order.
+Such rows stay for a later round. So rows of one key reach Kafka in ``id`` order. Within a batch,
+``relay_send`` keeps that order when Kafka fails some rows: no row is sent (or marked published) after
+an earlier row of its key that was not acknowledged.
 
 Delivery is at least once: only an acknowledgement lost after the broker stored a message (then the
 relay dies or the ack times out) can send it twice; consumers deduplicate by event id.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +32,11 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from lookout_contracts.envelope import CONTENT_TYPE
 from prometheus_client import Counter, Gauge, Histogram
 
 from lookout_kit.lease import claim_turn, finish_turn, new_owner, release_turn
 from lookout_kit.outbox import NOTIFY_CHANNEL
+from lookout_kit.relay_send import send_in_key_order
 from lookout_kit.retry import Backoff
 from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
 
@@ -137,6 +140,7 @@ class OutboxRelay:
         prune_interval_s: float = 300.0,
         linger_s: float = 0.0,
         inbox_retention: timedelta = timedelta(days=7),
+        producer_factory: Callable[[str, int], AIOKafkaProducer] = make_producer,
     ) -> None:
         self._dsn = dsn
         self._pool = pool
@@ -147,6 +151,7 @@ class OutboxRelay:
         self._inbox_retention = inbox_retention
         self._prune_interval_s = prune_interval_s
         self._producer: AIOKafkaProducer | None = None
+        self._producer_factory = producer_factory
         self._listener: asyncpg.Connection | None = None
         self._owner = new_owner(PRUNE_TASK)
         # A round waits at most for Kafka's acknowledgements: let it finish, then mark them.
@@ -192,31 +197,11 @@ class OutboxRelay:
             if not rows:
                 return BatchOutcome()
             ready = await _in_key_order(conn, rows)
-            sent: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
-            send_error: KafkaError | None = None
-            for row in ready:
-                try:
-                    future = await producer.send(
-                        row["topic"],
-                        value=row["payload"],
-                        key=row["message_key"],
-                        headers=_headers(row["traceparent"]),
-                    )
-                except KafkaError as error:
-                    # Stop here so later rows of a key never overtake this one; what was already
-                    # handed to the producer is still awaited below so we know what Kafka holds.
-                    send_error = error
-                    break
-                sent.append((row, future))
-            results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
-            acknowledged = [
-                row
-                for (row, _), result in zip(sent, results, strict=True)
-                if not isinstance(result, BaseException)
-            ]
-            failed = len(ready) - len(acknowledged)
+            sent = await send_in_key_order(producer, ready)
+            acknowledged = sent.acknowledged
             if acknowledged:
                 await conn.execute(_MARK_PUBLISHED, [row["id"] for row in acknowledged])
+        failed = len(ready) - len(acknowledged)
         now = datetime.now(UTC)
         for row in acknowledged:
             COMMIT_TO_ACK.observe(max(0.0, (now - row["created_at"]).total_seconds()))
@@ -224,8 +209,7 @@ class OutboxRelay:
         BATCH_SIZE.observe(len(acknowledged))
         if failed:
             FAILED.inc(failed)
-            first_error = send_error or next(r for r in results if isinstance(r, BaseException))
-            raise RelayError(f"{failed} event(s) not acknowledged by Kafka: {first_error!r}")
+            raise RelayError(f"{failed} event(s) not acknowledged by Kafka: {sent.errors[0]!r}")
         return BatchOutcome(published=len(acknowledged), held_back=len(rows) - len(ready))
 
     async def prune(self, *, limit: int = 10_000) -> int:
@@ -292,7 +276,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = make_producer(self._bootstrap_servers, self._request_timeout_ms)
+            producer = self._producer_factory(self._bootstrap_servers, self._request_timeout_ms)
             try:
                 await producer.start()
             except BaseException:
@@ -348,10 +332,3 @@ async def _in_key_order(
     if not first_foreign:
         return list(rows)
     return [row for row in rows if row["id"] < first_foreign.get(row["message_key"], row["id"] + 1)]
-
-
-def _headers(traceparent: str | None) -> list[tuple[str, bytes]]:
-    headers = [("content-type", CONTENT_TYPE.encode())]
-    if traceparent:
-        headers.append(("traceparent", traceparent.encode()))
-    return headers

@@ -242,6 +242,8 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
     # Data sources on this machine's own servers (loopback) are what the local stack demos and
     # tests: allowed here, refused by default.
     "datasource": {"EGRESS_ALLOW_LOOPBACK": "true"},
+    # Alerts every second (production's floor is a minute): what the local demos and tests run.
+    "alert": {"MIN_INTERVAL_S": "1"},
 }
 
 

@@ -1,0 +1,118 @@
+"""Alerts end to end through the gateway of the running stack (real identity, datasource and alert
+services): rows in a real PostgreSQL data source cross an alert's threshold → the alert's own
+scheduler triggers it within its interval → a local HTTP receiver gets a payload whose HMAC
+signature verifies; the rows go back → exactly one resolved notification. The saved query is
+parameterized: the values stored on the alert select the rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+from lookout_testing.servers import Servers
+from lookout_testing.waiting import wait_until
+
+from tests.alert.support import QUERY, SECRET, WebhookReceiver, set_metric
+from tests.stack.test_dashboard_data import signup
+
+
+async def metrics_query_through_gateway(
+    http: httpx.AsyncClient, headers: dict[str, str], database: str
+) -> str:
+    await set_metric(database, "errors", 0)
+    await set_metric(database, "warnings", 99)  # high, but not what the alert's values select
+    source = await http.post(
+        "/api/datasource/data-sources",
+        headers=headers,
+        json={
+            "name": f"metrics {uuid.uuid4().hex[:6]}",
+            "type": "postgresql",
+            "connection_config": {
+                "host": "127.0.0.1",
+                "port": 5432,
+                "database": database.rsplit("/", 1)[1],
+                "user": "postgres",
+                "password": "unused",
+                "ssl_mode": "disable",
+            },
+        },
+    )
+    assert source.status_code == 201, source.text
+    query = await http.post(
+        "/api/datasource/saved-queries",
+        headers=headers,
+        json={
+            "name": "errors by name",
+            "query_text": QUERY,
+            "data_source_id": source.json()["id"],
+            "parameters": [{"name": "name", "type": "text", "required": True}],
+        },
+    )
+    assert query.status_code == 201, query.text
+    return str(query.json()["id"])
+
+
+async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webhooks(
+    servers: Servers, database: str
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=servers.gateway, timeout=30) as http,
+        WebhookReceiver() as receiver,
+    ):
+        user = await signup(http)
+        headers = {"Authorization": f"Bearer {user['token']}"}
+        query_id = await metrics_query_through_gateway(http, headers, database)
+        created = await http.post(
+            "/api/alert/alerts",
+            headers=headers,
+            json={
+                "name": "too many errors",
+                "query_id": query_id,
+                "parameter_values": {"name": "errors"},
+                "condition_config": {
+                    "value": {"kind": "column", "column": "value"},
+                    "threshold": {"op": ">", "value": 10},
+                },
+                "notification_config": {
+                    "channels": [{"kind": "webhook", "url": receiver.url, "secret": SECRET}]
+                },
+                "schedule": {"kind": "interval", "seconds": 1},
+            },
+        )
+        assert created.status_code == 201, created.text
+        alert_id = created.json()["id"]
+        assert SECRET not in created.text
+
+        async def evaluated() -> bool:
+            alert = (await http.get(f"/api/alert/alerts/{alert_id}", headers=headers)).json()
+            return alert["last_evaluated_at"] is not None
+
+        await wait_until(evaluated, timeout=15, message="the scheduler's first evaluation")
+        await set_metric(database, "errors", 42)
+
+        def received(count: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return len(receiver.received) >= count
+
+            return check
+
+        await wait_until(received(1), timeout=15, message="the trigger's webhook")
+        await set_metric(database, "errors", 1)
+        await wait_until(received(2), timeout=15, message="the resolve's webhook")
+        await asyncio.sleep(2.5)  # a few more evaluations: nothing more to say
+
+        history = await http.get(f"/api/alert/alerts/{alert_id}/history", headers=headers)
+        await http.delete(f"/api/alert/alerts/{alert_id}", headers=headers)
+
+    assert [r["event"] for r in receiver.received] == ["triggered", "resolved"]
+    assert receiver.verified == [True, True]
+    assert receiver.received[0]["observed_value"] == 42
+    assert receiver.received[0]["alert"]["id"] == alert_id
+    assert receiver.received[0]["tenant_id"] == user["tenant_id"]
+    items = history.json()["items"]
+    assert [(h["kind"], h["notification_sent"]) for h in items] == [
+        ("resolved", True),
+        ("triggered", True),
+    ]

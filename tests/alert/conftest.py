@@ -58,6 +58,14 @@ class AlertService:
     settings: AlertSettings
     app: Any
 
+    @property
+    def identity_topic(self) -> str:
+        return self.settings.identity_events_topic
+
+    @property
+    def datasource_topic(self) -> str:
+        return self.settings.datasource_events_topic
+
     def client(self, actor: Actor) -> Client:
         return Client(self.http, self.keys.token(actor), actor)
 
@@ -78,6 +86,8 @@ def alert_settings(database: str, servers: Servers, **overrides: Any) -> AlertSe
         "kafka_bootstrap_servers": servers.kafka,
         "identity_events_topic": unique_topic("identity"),
         "identity_consumer_group": f"test-alert-{uuid.uuid4().hex[:8]}",
+        "datasource_events_topic": unique_topic("datasource"),
+        "datasource_consumer_group": f"test-alert-ds-{uuid.uuid4().hex[:8]}",
         "outbox_poll_interval_s": 0.2,
         "identity_url": "http://identity",
         "datasource_url": "http://datasource",

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from lookout_contracts.topics import DATASOURCE_EVENTS
 from lookout_kit.secret_box import SecretBoxSettings
-from lookout_kit.settings import AuthSettings, ServiceClientSettings, ServiceSettings
+from lookout_kit.settings import (
+    KAFKA_NAME_PATTERN,
+    AuthSettings,
+    ServiceClientSettings,
+    ServiceSettings,
+)
 from pydantic import AnyHttpUrl, Field, PostgresDsn
 from pydantic_settings import SettingsConfigDict
 
@@ -26,6 +32,12 @@ class Settings(SecretBoxSettings, AuthSettings, ServiceClientSettings, ServiceSe
         default=AnyHttpUrl("http://127.0.0.1:8080/api/datasource"),
         description="The datasource service's API (an alert's saved query runs there)",
     )
+
+    # Reactions to the datasource service's events (subscribers.py).
+    datasource_events_topic: str = Field(default=DATASOURCE_EVENTS, pattern=KAFKA_NAME_PATTERN)
+    """Where the datasource service's events come from (``saved_query.deleted``); tests override."""
+    datasource_consumer_group: str = Field(default="alert-datasource", pattern=KAFKA_NAME_PATTERN)
+    """The group of this service's reactions to them (its own: not shared with identity's)."""
 
     # Schedules (service/schedules.py).
     min_interval_s: int = Field(default=60, ge=1, le=86_400)

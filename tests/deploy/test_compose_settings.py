@@ -100,12 +100,17 @@ def settings_class(name: str) -> type[ServiceSettings]:
 
 def settings_of(name: str) -> Any:
     """The service's settings from its compose environment alone, as its container reads them."""
+    return settings_from(name, service_environment(name))
+
+
+def settings_from(name: str, environment: dict[str, str]) -> Any:
+    """The service's settings from ``environment`` alone (no other LOOKOUT_* variable)."""
     saved = dict(os.environ)
     try:
         for key in list(os.environ):
             if key.startswith("LOOKOUT_"):
                 del os.environ[key]
-        os.environ.update(service_environment(name))
+        os.environ.update(environment)
         return settings_class(name)()
     finally:
         os.environ.clear()

@@ -2,7 +2,8 @@
 against tenants, users, roles, permissions and API keys made through it, with real logins (format:
 ``lookout_testing.access``).
 
-``admin`` signed the tenant up; ``granted`` holds a custom role naming exactly the target user and
+``admin`` signed the tenant up, ``API key`` is the admin's token from one of its API keys (no
+session: a logout is refused, not a 204 that ends nothing); ``granted`` holds a custom role naming exactly the target user and
 the target role by id (``user:admin``, ``role:admin``) and reading the tenant; ``member`` is a
 built-in viewer; ``other tenant`` is another tenant's admin; ``service token`` is the alert
 service's token for the tenant (client credentials), which is no user. Sign-up, login, refresh, machine tokens
@@ -37,7 +38,7 @@ from lookout_testing.topics import unique_topic
 from .conftest import identity_settings
 from .factories import PASSWORD, add_user, bearer, login, role_id, signup, signup_body, unique
 
-ACTORS = ("admin", "granted", "member", "other tenant", "service token", NO_TOKEN)
+ACTORS = ("admin", "API key", "granted", "member", "other tenant", "service token", NO_TOKEN)
 U = "/users/{user_id}"
 R = "/roles/{role_id}"
 
@@ -46,19 +47,19 @@ def _json(body: dict[str, Any]) -> dict[str, Any]:
     return {"json": body}
 
 
-#          admin granted member other service none
-ANYONE = (200, 200, 200, 200, 200, 200)
-SIGNED_IN = (200, 200, 200, 200, 401, 401)
-ENDED = (204, 204, 204, 204, 401, 401)
-OWN_KEYS = (SEES, HIDDEN, HIDDEN, HIDDEN, 401, 401)
-READ = (200, 200, 200, 404, 401, 401)
-CHANGE = (200, 200, 403, 404, 401, 401)  # granted: its role names this user / role
-TENANT_CHANGE = (200, 403, 403, 404, 401, 401)
+#          admin key granted member other service none
+ANYONE = (200, 200, 200, 200, 200, 200, 200)
+SIGNED_IN = (200, 200, 200, 200, 200, 401, 401)
+ENDED = (204, 204, 204, 204, 204, 401, 401)
+OWN_KEYS = (SEES, SEES, HIDDEN, HIDDEN, HIDDEN, 401, 401)
+READ = (200, 200, 200, 200, 404, 401, 401)
+CHANGE = (200, 200, 200, 403, 404, 401, 401)  # granted: its role names this user / role
+TENANT_CHANGE = (200, 200, 403, 403, 404, 401, 401)
 
 MATRIX = Matrix(
     "identity",
     ACTORS,
-    Row("POST", "/signup", (201,) * 6, request=lambda c: _json(signup_body())),
+    Row("POST", "/signup", (201,) * 7, request=lambda c: _json(signup_body())),
     Row("POST", "/auth/login", ANYONE, request=lambda c: _json(c.facts["credentials"])),
     Row(
         "POST",
@@ -67,7 +68,7 @@ MATRIX = Matrix(
         fresh=True,
         request=lambda c: _json({"refresh_token": c.facts["refresh_token"]}),
     ),
-    Row("POST", "/auth/logout", ENDED, fresh=True),
+    Row("POST", "/auth/logout", (204, 409, 204, 204, 204, 401, 401), fresh=True),
     Row(
         "POST",
         "/me/password",
@@ -90,12 +91,12 @@ MATRIX = Matrix(
     Row("GET", "/.well-known/jwks.json", ANYONE),
     Row("GET", "/condition-schema", ANYONE),
     Row("GET", "/me", SIGNED_IN),
-    Row("GET", "/users", (SEES, 403, SEES, HIDDEN, 401, 401), lists="user_id"),
+    Row("GET", "/users", (SEES, SEES, 403, SEES, HIDDEN, 401, 401), lists="user_id"),
     Row(
         # Another tenant's admin names a role of this tenant: refused as unknown (422).
         "POST",
         "/users",
-        (201, 403, 403, 422, 401, 401),
+        (201, 201, 403, 403, 422, 401, 401),
         request=lambda c: _json(
             {
                 "username": unique("user"),
@@ -109,7 +110,7 @@ MATRIX = Matrix(
     Row("PATCH", U, CHANGE, request=lambda c: _json({"first_name": unique("Ada")})),
     Row("POST", U + "/deactivate", CHANGE),
     Row("POST", U + "/reactivate", CHANGE),
-    Row("DELETE", U, (204, 204, 403, 404, 401, 401), fresh=True),
+    Row("DELETE", U, (204, 204, 204, 403, 404, 401, 401), fresh=True),
     Row("GET", "/tenants/{tenant_id}", READ),
     Row(
         "PATCH",
@@ -117,31 +118,39 @@ MATRIX = Matrix(
         TENANT_CHANGE,
         request=lambda c: _json({"name": unique("Tenant ")}),
     ),
-    Row("DELETE", "/tenants/{tenant_id}", (204, 403, 403, 404, 401, 401), fresh=True),
-    Row("GET", "/roles", (SEES, 403, SEES, HIDDEN, 401, 401), lists="role_id"),
+    Row("DELETE", "/tenants/{tenant_id}", (204, 204, 403, 403, 404, 401, 401), fresh=True),
+    Row("GET", "/roles", (SEES, SEES, 403, SEES, HIDDEN, 401, 401), lists="role_id"),
     Row(
         "POST",
         "/roles",
-        (201, 403, 403, 201, 401, 401),
+        (201, 201, 403, 403, 201, 401, 401),
         request=lambda c: _json({"name": unique("r")}),
     ),
     Row("GET", R, READ),
     Row("PATCH", R, CHANGE, request=lambda c: _json({"description": unique("why ")})),
-    Row("DELETE", R, (204, 204, 403, 404, 401, 401), fresh=True),
+    Row("DELETE", R, (204, 204, 204, 403, 404, 401, 401), fresh=True),
     Row(
         "POST",
         R + "/permissions",
-        (201, 201, 403, 404, 401, 401),
+        (201, 201, 201, 403, 404, 401, 401),
         request=lambda c: _json(
             {"resource": "dashboard", "action": "read", "conditions": {"ids": [str(uuid.uuid4())]}}
         ),
     ),
-    Row("DELETE", R + "/permissions/{permission_id}", (204, 204, 403, 404, 401, 401), fresh=True),
+    Row(
+        "DELETE",
+        R + "/permissions/{permission_id}",
+        (204, 204, 204, 403, 404, 401, 401),
+        fresh=True,
+    ),
     Row("GET", "/api-keys", OWN_KEYS, lists="api_key_id"),
     Row(
-        "POST", "/api-keys", (201, 201, 201, 201, 401, 401), request=lambda c: _json({"name": "k"})
+        "POST",
+        "/api-keys",
+        (201, 201, 201, 201, 201, 401, 401),
+        request=lambda c: _json({"name": "k"}),
     ),
-    Row("DELETE", "/api-keys/{api_key_id}", (204, 404, 404, 404, 401, 401), fresh=True),
+    Row("DELETE", "/api-keys/{api_key_id}", (204, 204, 404, 404, 404, 401, 401), fresh=True),
 )
 
 
@@ -226,7 +235,10 @@ class World:
             },
         )
         assert service.status_code == 200, service.text
+        from_key = await http.post("/auth/api-key-token", json={"api_key": key["key"]})
+        assert from_key.status_code == 200, from_key.text
         tokens = {
+            "API key": from_key.json()["access_token"],
             "service token": service.json()["access_token"],
             "admin": admin.access_token,
             "granted": granted.access_token,

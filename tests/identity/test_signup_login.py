@@ -107,6 +107,24 @@ async def test_logout_ends_the_session(identity: Identity) -> None:
     assert (await identity.client.post("/auth/logout")).status_code == 401
 
 
+async def test_a_token_from_an_api_key_cannot_log_out(identity: Identity) -> None:
+    """It has no session: the logout says so (409) instead of a 204 after which the token still
+    works; revoking the key is what ends it."""
+    admin = await signup(identity.client)
+    created = await identity.client.post("/api-keys", json={"name": "ci"}, headers=admin.headers)
+    key = created.json()
+    exchanged = await identity.client.post("/auth/api-key-token", json={"api_key": key["key"]})
+    machine = bearer(exchanged.json()["access_token"])
+    response = await identity.client.post("/auth/logout", headers=machine)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "api_key_token"
+    assert (await identity.client.get("/me", headers=machine)).status_code == 200
+    assert (await identity.client.get("/me", headers=admin.headers)).status_code == 200
+    revoked = await identity.client.delete(f"/api-keys/{key['id']}", headers=admin.headers)
+    assert revoked.status_code == 204
+    assert (await identity.client.get("/me", headers=machine)).status_code == 401
+
+
 async def test_change_password(identity: Identity) -> None:
     admin = await signup(identity.client)
     other = await login(identity.client, admin.username)

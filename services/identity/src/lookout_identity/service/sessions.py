@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 import asyncpg
 from lookout_contracts.events import identity as events
 from lookout_kit.auth.caller import Caller
-from lookout_kit.errors import Unauthorized
+from lookout_kit.errors import Conflict, Unauthorized
 
 from lookout_identity import repository
 from lookout_identity.components import Components
@@ -247,12 +247,18 @@ async def refresh(components: Components, refresh_token: str) -> TokenResponse:
 
 
 async def logout(components: Components, caller: Caller) -> None:
+    """End the caller's session. A token from an API key has none (its session id is the key's):
+    409 instead of a 204 that would end nothing, the key is what refuses its tokens."""
     async with components.pool.acquire() as conn, conn.transaction():
-        await end_session(
-            conn,
-            components,
-            caller.tenant_id,
-            UUID(caller.session_id),
-            "logout",
-            actor_id=caller.user_id,
+        session_id = UUID(caller.session_id)
+        ended = await end_session(
+            conn, components, caller.tenant_id, session_id, "logout", actor_id=caller.user_id
         )
+        if not ended and await repository.api_keys.get_api_key(
+            conn, caller.tenant_id, caller.user_id, session_id
+        ):
+            raise Conflict(
+                "a token from an API key has no session to log out of: revoke the key "
+                "(DELETE /api-keys/{id}) to refuse its tokens",
+                code="api_key_token",
+            )

@@ -194,3 +194,16 @@ def test_services_trust_forwarded_headers_from_the_gateway_alone() -> None:
     assert address in subnet and address not in dynamic
     for name in APP_SERVICES:
         assert settings_of(name).forwarded_allow_ips == gateway_address, name
+
+
+def test_a_data_source_may_never_point_at_the_compose_network() -> None:
+    from lookout_datasource.service.egress import EgressPolicy
+
+    (pool,) = COMPOSE["networks"]["default"]["ipam"]["config"]
+    subnet = ipaddress.ip_network(pool["subnet"])
+    for private_allowed in ("false", "true"):
+        environment = service_environment("datasource")
+        environment["LOOKOUT_DATASOURCE_EGRESS_ALLOW_PRIVATE_NETWORKS"] = private_allowed
+        policy = EgressPolicy.from_settings(settings_from("datasource", environment))
+        for address in (subnet[1], subnet[10], subnet[-2]):
+            assert policy.refusal(address, 5432) == "one of the platform's own servers", address

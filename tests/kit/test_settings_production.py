@@ -178,8 +178,9 @@ def test_production_refuses_the_local_key_under_another_kid_and_spelling() -> No
     assert respelled not in message
 
 
-def test_production_refuses_a_missing_service_secret() -> None:
-    assert f"{PREFIX}SERVICE_SECRET is not set" in refusal(service_secret=None)
+@pytest.mark.parametrize("secret", [None, "", "  "])
+def test_production_refuses_a_missing_service_secret(secret: str | None) -> None:
+    assert f"{PREFIX}SERVICE_SECRET is not set" in refusal(service_secret=secret)
 
 
 def identity_production_values() -> dict[str, Any]:

@@ -12,7 +12,7 @@ trusting only loopback's forwarded headers means every client has the gateway's 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 
 from lookout_contracts.topics import IDENTITY_EVENTS
@@ -77,8 +77,15 @@ def _secrets_in(value: Any) -> list[str] | None:
     return None
 
 
+def _holds_secrets(annotation: Any) -> bool:
+    """Whether a field's type is ``SecretStr`` or contains it (optional, a mapping, a list)."""
+    if annotation is SecretStr:
+        return True
+    return any(_holds_secrets(argument) for argument in get_args(annotation))
+
+
 def _is_secret_field(field: FieldInfo) -> bool:
-    return "SecretStr" in str(field.annotation)
+    return _holds_secrets(field.annotation)
 
 
 def _normalized_key(text: str) -> str:
@@ -102,7 +109,7 @@ def production_problems(settings: BaseSettings) -> list[str]:
         value = getattr(settings, name)
         if _is_secret_field(field):
             texts = _secrets_in(value)
-            if not texts:
+            if not texts or not all(text.strip() for text in texts):
                 problems.append(f"{variable} is not set (production needs a secret of its own)")
             elif any(_normalized_key(text) in committed for text in texts):
                 problems.append(f"{variable} holds a key committed in the repository")

@@ -162,6 +162,10 @@ async def test_invalid_conditions_schedules_and_channels_are_422_naming_the_fiel
             ["body", "schedule", "expression"],
         ),
         (
+            {"schedule": {"kind": "cron", "expression": "0 0 30 2 *"}},
+            ["body", "schedule", "expression"],
+        ),
+        (
             {"notification_config": {"channels": [{"kind": "webhook", "url": "http://x.test/h"}]}},
             ["body", "notification_config", "channels", "0", "secret"],
         ),
@@ -174,6 +178,7 @@ async def test_invalid_conditions_schedules_and_channels_are_422_naming_the_fiel
             ["body", "notification_config", "channels", "0"],
         ),
         ({"notification_config": {"channels": []}}, ["body", "notification_config", "channels"]),
+        ({"mute_until": "2030-01-01T00:00:00"}, ["body", "mute_until"]),  # no time zone
     ]
     for override, loc in cases:
         response = await owner.request("POST", "/alerts", json=an_alert(**override))

@@ -187,20 +187,28 @@ async def test_cooldown_and_mute_silence_notifications_not_evaluations(
 async def test_a_test_notification_reaches_each_channel_once(
     alert_service: AlertService, tenant: uuid.UUID, database: str, smtp: SmtpReceiver
 ) -> None:
-    async with WebhookReceiver() as receiver, WebhookReceiver() as down:
+    async with WebhookReceiver() as receiver, WebhookReceiver() as down, WebhookReceiver() as slack:
         await down.__aexit__()
         admin, alert_id = await alert_on_metric(
             alert_service,
             tenant,
             database,
-            [webhook(receiver), webhook(down), {"kind": "email", "to": ["test@example.com"]}],
+            [
+                webhook(receiver),
+                webhook(down),
+                {"kind": "email", "to": ["test@example.com"]},
+                {"kind": "slack", "url": slack.url},
+            ],
         )
         response = await admin.request("POST", f"/alerts/{alert_id}/test-notification")
     assert response.status_code == 200, response.text
     outcomes = response.json()["channels"]
     assert [(o["channel"], o["delivered"], o["attempts"]) for o in outcomes] == [
-        ("webhook", True, 1), ("webhook", False, 1), ("email", True, 1),
+        ("webhook", True, 1), ("webhook", False, 1), ("email", True, 1), ("slack", True, 1),
     ]  # fmt: skip
     assert receiver.verified == [True] and receiver.received[0]["event"] == "test"
-    assert SECRET not in response.text and down.url not in response.text
+    [posted] = slack.received
+    assert list(posted) == ["text"] and "test notification" in posted["text"]
+    assert any("test@example.com" == m["To"] for m in smtp.messages)
+    assert not any(secret in response.text for secret in (SECRET, down.url, slack.url))
     assert (await admin.history(alert_id))["items"] == []

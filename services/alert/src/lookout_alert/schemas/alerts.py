@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lookout_alert.schemas.channels import NotificationIn, NotificationOut
 from lookout_alert.schemas.conditions import Condition, Schedule
@@ -42,7 +42,7 @@ class AlertCreate(_Body):
         le=31 * 86_400,
         description="After a notified trigger, triggers stay silent this long (rearm period)",
     )
-    mute_until: datetime | None = Field(
+    mute_until: AwareDatetime | None = Field(
         default=None, description="No notification before this time (evaluations go on)"
     )
     is_active: bool = True
@@ -56,7 +56,7 @@ class AlertUpdate(_Body):
     notification_config: NotificationIn | None = None
     schedule: Schedule | None = None
     cooldown_s: int | None = Field(default=None, ge=0, le=31 * 86_400)
-    mute_until: datetime | None = None
+    mute_until: AwareDatetime | None = None
     is_active: bool | None = None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from lookout_kit.errors import Invalid
 
 from lookout_alert.schemas.conditions import CronSchedule, IntervalSchedule
@@ -29,6 +29,10 @@ def check_schedule(schedule: IntervalSchedule | CronSchedule, min_interval_s: in
     fields = schedule.expression.split()
     if len(fields) != 5 or not croniter.is_valid(schedule.expression):
         raise _invalid("expression", "not a five-field cron expression")
+    try:
+        next_run(schedule.model_dump())
+    except CroniterError:
+        raise _invalid("expression", "names no time that comes (e.g. February 30)") from None
 
 
 def next_run(schedule: dict[str, Any], now: datetime | None = None) -> datetime:

@@ -25,7 +25,7 @@ class Identity:
 
     @property
     def components(self) -> Components:
-        components = self.app.state.identity
+        components = self.app.state.components[Components]
         assert isinstance(components, Components)
         return components
 

@@ -147,7 +147,9 @@ def test_environment_names_agree_between_compose_and_kubernetes(name: str) -> No
     kubernetes = lookout_names(entry["name"] for entry in only_container(DEPLOYMENTS[name])["env"])
     assert kubernetes == compose, (
         f"{name}: only in compose {sorted(compose - kubernetes)}, "
-        f"only in Kubernetes {sorted(kubernetes - compose)}"
+        f"only in Kubernetes {sorted(kubernetes - compose)}: a variable added to compose goes into "
+        f"deploy/k8s/{name}.yaml too (and migrate-job.yaml, for a PostgreSQL-backed service), "
+        "its value a reference to lookout-config or lookout-secrets"
     )
 
 

@@ -123,6 +123,17 @@ async def _check_kafka(runtime: Runtime) -> None:
         raise ConnectionError("kafka broker not reachable")
 
 
+class RevocationsBehind(RuntimeError):
+    """The revocation cache has not read identity's events up to where they ended at start."""
+
+
+async def _check_revocations(runtime: Runtime) -> None:
+    # Until then a token of a session ended (or a user deactivated) before this process started
+    # would pass: not ready, so that no traffic comes (fail closed).
+    if runtime.authenticator is not None and not runtime.authenticator.replayed:
+        raise RevocationsBehind("identity's events are still being read")
+
+
 async def _check_clickhouse(runtime: Runtime) -> None:
     if runtime.clickhouse is not None and not await runtime.clickhouse.ping():
         raise ConnectionError("clickhouse not reachable")
@@ -214,6 +225,15 @@ def create_service_app(
                 )
             )
         )
+        # auth=... or a startup hook (Authenticator.on_startup) installed it.
+        if runtime.authenticator is not None and not runtime.authenticator.replayed:
+            runtime._tasks.append(
+                asyncio.create_task(
+                    runtime.authenticator.learn_replay_targets(
+                        settings.kafka_bootstrap_servers, runtime._stopping
+                    )
+                )
+            )
         if runtime.relay is not None:
             runtime.relay.start()
         # What startup built (modules, models, schemas) lives as long as the process: keep it out
@@ -268,6 +288,7 @@ def create_service_app(
         _check_postgres,
         _check_kafka,
         _check_clickhouse,
+        _check_revocations,
         *readiness_checks,
     ]
 

@@ -14,6 +14,7 @@ app = create_service_app(settings, ..., broker=broker, on_startup=[auth.on_start
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
@@ -23,7 +24,11 @@ from faststream.kafka import KafkaBroker
 
 from lookout_kit.auth.caller import Caller, ServiceCaller
 from lookout_kit.auth.jwks import HttpKeySource, JwksCache, KeySource
-from lookout_kit.auth.revocation import RevocationCache, subscribe_revocations
+from lookout_kit.auth.revocation import (
+    RevocationCache,
+    learn_replay_targets,
+    subscribe_revocations,
+)
 from lookout_kit.auth.verify import TokenVerifier
 from lookout_kit.errors import Unauthorized
 
@@ -48,6 +53,7 @@ class Authenticator:
         jwks_min_refetch_interval_s: float = 1.0,
     ) -> None:
         self.revocations = RevocationCache(retention_s=revocation_retention_s)
+        self.topic: str | None = None
         self.jwks = JwksCache(
             source,
             refresh_interval_s=jwks_refresh_interval_s,
@@ -87,6 +93,22 @@ class Authenticator:
     def subscribe(self, broker: KafkaBroker, *, topic: str | None = None) -> None:
         """Feed the revocation cache from identity's events (call before the app starts)."""
         subscribe_revocations(broker, self.revocations, topic=topic)
+        self.topic = topic
+
+    async def learn_replay_targets(self, bootstrap_servers: str, stopping: asyncio.Event) -> None:
+        """Read where identity's events end now: the service is ready once the revocation cache
+        has read that far (the kit's app runs this at startup)."""
+        await learn_replay_targets(
+            self.revocations,
+            bootstrap_servers=bootstrap_servers,
+            topic=self.topic,
+            stopping=stopping,
+        )
+
+    @property
+    def replayed(self) -> bool:
+        """Has the revocation cache read identity's events up to where they ended at start?"""
+        return self.revocations.replay.done
 
     async def on_startup(self, runtime: Runtime) -> None:
         """A ``create_service_app`` startup hook: makes this the app's authenticator (``auth=True``

@@ -9,23 +9,30 @@ are pruned.
 
 Every replica must see every revocation, so the subscriber reads without a consumer group, from
 the start of the topic: a replica that starts after a revocation still learns of it (events older
-than the retention are skipped cheaply).
+than the retention are skipped cheaply). Until it has read the topic up to the ends the log had when
+the process started (``ReplayProgress``; ``learn_replay_targets`` reads them), the cache may still
+miss such a revocation: the service is not ready meanwhile (the kit's ``/readyz`` says
+``revocations``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
 from lookout_contracts import ContractError, parse_event
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.topics import events_topic
 
 from lookout_kit.auth.caller import Caller, ServiceCaller
+from lookout_kit.partition_logs import exact_log_ends
+from lookout_kit.retry import Backoff, RetryStopped, retry
 
 logger = logging.getLogger("lookout.auth.revocation")
 
@@ -35,12 +42,44 @@ _USER_REVOKING = {"user.deactivated", "user.deleted"}
 _ROLE_CHANGING = {"role.updated", "role.deleted", "permission.granted", "permission.revoked"}
 _SESSION_ENDING = {"user.logged_out", "api_key.revoked"}
 
+REPLAY_TARGETS_BACKOFF = Backoff(initial_s=0.2, max_s=5.0)
+
+
+class ReplayProgress:
+    """How far the subscriber has read identity's events, against the ends the log had at start.
+
+    Not required (done) until ``subscribe_revocations`` asks for it; then not done until the
+    targets are known and every partition was read up to its target."""
+
+    def __init__(self) -> None:
+        self.required = False
+        self.targets: dict[int, int] | None = None
+        self._next: dict[int, int] = {}
+
+    def read(self, partition: int, offset: int) -> None:
+        """The subscriber has applied the record at ``offset`` of ``partition``."""
+        if offset + 1 > self._next.get(partition, 0):
+            self._next[partition] = offset + 1
+
+    @property
+    def done(self) -> bool:
+        if not self.required:
+            return True
+        if self.targets is None:
+            return False
+        return all(self._next.get(partition, 0) >= end for partition, end in self.targets.items())
+
+
+class ReplayIncomplete(RuntimeError):
+    """Some partition of identity's events did not tell its end in time."""
+
 
 class RevocationCache:
     """Revocations by session, user, role and tenant, with the time each took effect."""
 
     def __init__(self, *, retention_s: float = 3_600.0) -> None:
         self.retention_s = retention_s
+        self.replay = ReplayProgress()
         self._sessions: dict[str, float] = {}
         self._users: dict[UUID, float] = {}
         self._roles: dict[UUID, float] = {}
@@ -131,6 +170,20 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
+async def _log_starts(
+    bootstrap_servers: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        starts: dict[TopicPartition, int] = await consumer.beginning_offsets(partitions)
+        return starts
+    finally:
+        await consumer.stop()
+
+
 def subscribe_revocations(
     broker: KafkaBroker,
     cache: RevocationCache,
@@ -140,8 +193,10 @@ def subscribe_revocations(
 ) -> None:
     """Register on ``broker`` the subscriber that feeds ``cache`` from identity's events.
 
-    Call before the app starts (the kit's factory starts the broker and creates the topic).
+    Call before the app starts (the kit's factory starts the broker and creates the topic). From
+    now on ``cache.replay`` is done only once the topic was read up to its targets.
     """
+    cache.replay.required = True
 
     @broker.subscriber(
         topic or events_topic("identity"),
@@ -154,5 +209,53 @@ def subscribe_revocations(
         except ContractError as error:
             # Not ours to dead-letter (ingestion does); a bad event revokes nothing.
             logger.warning("unreadable identity event", extra={"code": error.code})
-            return
-        cache.apply(event)
+        else:
+            cache.apply(event)
+        record = message.raw_message
+        if isinstance(record, ConsumerRecord):
+            cache.replay.read(record.partition, record.offset)
+
+
+async def learn_replay_targets(
+    cache: RevocationCache,
+    *,
+    bootstrap_servers: str,
+    topic: str | None = None,
+    stopping: asyncio.Event,
+    backoff: Backoff = REPLAY_TARGETS_BACKOFF,
+) -> None:
+    """Set ``cache.replay.targets`` to the ends of identity's events now (exact: ListOffsets may
+    understate them), retrying while Kafka does not answer; returns early when ``stopping`` is set."""
+    name = topic or events_topic("identity")
+
+    async def ends() -> dict[int, int]:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+        try:
+            await client.bootstrap()
+            metadata = await client.fetch_all_metadata()
+        finally:
+            await client.close()
+        partitions = [
+            TopicPartition(name, p) for p in sorted(metadata.partitions_for_topic(name) or ())
+        ]
+        found = await exact_log_ends(bootstrap_servers, partitions)
+        if len(found) < len(partitions):
+            raise ReplayIncomplete(f"no end known for {len(partitions) - len(found)} partition(s)")
+        starts = await _log_starts(bootstrap_servers, partitions)
+        # A partition whose records all left with the retention has nothing to read.
+        return {
+            partition.partition: end if starts.get(partition, 0) < end else 0
+            for partition, end in found.items()
+        }
+
+    try:
+        cache.replay.targets = await retry(
+            ends,
+            what="reading the ends of identity's events",
+            backoff=backoff,
+            stopping=stopping,
+            log=logger,
+        )
+    except RetryStopped:
+        return
+    logger.info("revocation replay targets known", extra={"targets": cache.replay.targets})

@@ -38,6 +38,8 @@ class AnalyticsService:
     keys: SigningKeys
     clickhouse: ClickHouse
     """The run's database, as ingestion's writer (the service itself reads as lookout_reader)."""
+    identity_topic: str
+    """Where the service takes identity's events from (a topic of the run's own)."""
 
     def headers(self, actor: Actor) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys.token(actor)}"}
@@ -65,11 +67,12 @@ async def analytics(servers: Servers) -> AsyncIterator[AnalyticsService]:
     async with temporary_clickhouse_database(servers.clickhouse, "test_analytics") as clickhouse:
         await apply_migrations(clickhouse)
         keys = SigningKeys()
+        identity_topic = unique_topic("identity")
         settings = Settings(
             clickhouse_url=servers.clickhouse,
             clickhouse_database=clickhouse.database,
             kafka_bootstrap_servers=servers.kafka,
-            identity_events_topic=unique_topic("identity"),
+            identity_events_topic=identity_topic,
             identity_consumer_group=f"test-analytics-{uuid.uuid4().hex[:8]}",
         )
         app = create_app(settings, Authenticator(keys, issuer=ISSUER, audience=AUDIENCE))
@@ -81,7 +84,7 @@ async def analytics(servers: Servers) -> AsyncIterator[AnalyticsService]:
                     return (await http.get("/readyz")).status_code == 200
 
                 await wait_until(ready, timeout=30, message="the analytics service to be ready")
-                yield AnalyticsService(http, keys, clickhouse)
+                yield AnalyticsService(http, keys, clickhouse, identity_topic)
 
 
 def reader(tenant_id: uuid.UUID | None = None) -> Actor:

@@ -16,6 +16,9 @@ class Settings(AuthSettings, ServiceSettings):
     clickhouse_url: str | None = "http://127.0.0.1:8123"
     # Reads only: the local stack's read-only user (readonly=2 in its profile).
     clickhouse_user: str = "lookout_reader"
+    # The tenant.deleted reaction's mutations (ALTER TABLE … DELETE) need a user that may write.
+    clickhouse_mutations_user: str = "default"
+    clickhouse_mutations_password: str = Field(default="", repr=False)
     max_range_days: int = Field(default=400, ge=1, description="The longest report range")
     max_buckets: int = Field(
         default=5_000, ge=1, description="The most buckets a series may have (range / granularity)"

@@ -4,7 +4,8 @@ through the real HTTP API against objects made through it (format: ``lookout_tes
 Each actor meets a dashboard of its own (at version 2, with a spare view grant to revoke), made by
 the owner: ``grant *`` hold a grant of that level, ``role grant edit`` holds it through its role,
 ``role update, tags …`` hold ``dashboard:update`` with a ``tags_any`` condition, ``role read+delete``
-holds ``read`` on that id and ``delete``; ``same tenant`` has no dashboard permission at all;
+holds ``read`` on that id and ``delete``; ``editor`` holds identity's built-in editor role (on
+another user's dashboard); ``same tenant`` has no dashboard permission at all;
 ``other tenant`` is an admin of dashboards in its own tenant; ``…, public`` meet a public one (the
 other tenant's is a plain member there, whose searches are narrowed to its own, granted and public
 dashboards, so that a public dashboard of another tenant could leak into them);
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 from lookout_dashboard.app import create_app
+from lookout_identity.builtin_roles import BUILTIN_ROLES
 from lookout_testing.access import (
     HIDDEN,
     NO_TOKEN,
@@ -34,6 +36,13 @@ from lookout_testing.access import (
 from .conftest import DashboardService
 from .support import MEMBER, Actor, a_dashboard, permission
 
+# identity's built-in editor, as a new tenant gets it: it changes, deletes and shares its own only.
+EDITOR = [
+    permission(action, conditions)
+    for resource, action, conditions in BUILTIN_ROLES["editor"][1]
+    if resource == "dashboard"
+]
+
 ACTORS = (
     "owner",
     "grant view",
@@ -44,6 +53,7 @@ ACTORS = (
     "role update, tags match",
     "role update, tags differ",
     "role read+delete",
+    "editor",
     "same tenant",
     "same tenant, public",
     "other tenant",
@@ -78,14 +88,14 @@ def _import(cell: Cell) -> dict[str, Any]:
 
 # Levels: owner admin; grants their own; role grant edit, tags match: edit; tags differ: none;
 # read+delete: view (+ delete); same tenant: none (public: view); other tenant: none.
-#   own  gv   ge   gs   ga   rge  tm   td   rdel st   stp  ot   otp  svc  none
-VIEW = (200, 200, 200, 200, 200, 200, 200, 404, 200, 404, 200, 404, 404, 401, 401)
-EDIT = (200, 403, 200, 200, 200, 200, 200, 404, 403, 404, 403, 404, 404, 401, 401)
-SHARE = (200, 403, 403, 200, 200, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
-SHARED = (201, 403, 403, 201, 201, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
-UNSHARED = (204, 403, 403, 204, 204, 403, 403, 404, 403, 404, 403, 404, 404, 401, 401)
-DELETE = (204, 403, 403, 403, 204, 403, 403, 404, 204, 404, 403, 404, 404, 401, 401)
-CREATE = (201, 201, 201, 201, 201, 201, 201, 201, 201, 403, 403, 201, 201, 401, 401)
+#   own  gv   ge   gs   ga   rge  tm   td   rdel edit st   stp  ot   otp  svc  none
+VIEW = (200, 200, 200, 200, 200, 200, 200, 404, 200, 200, 404, 200, 404, 404, 401, 401)
+EDIT = (200, 403, 200, 200, 200, 200, 200, 404, 403, 403, 404, 403, 404, 404, 401, 401)
+SHARE = (200, 403, 403, 200, 200, 403, 403, 404, 403, 403, 404, 403, 404, 404, 401, 401)
+SHARED = (201, 403, 403, 201, 201, 403, 403, 404, 403, 403, 404, 403, 404, 404, 401, 401)
+UNSHARED = (204, 403, 403, 204, 204, 403, 403, 404, 403, 403, 404, 403, 404, 404, 401, 401)
+DELETE = (204, 403, 403, 403, 204, 403, 403, 404, 204, 403, 404, 403, 404, 404, 401, 401)
+CREATE = (201, 201, 201, 201, 201, 201, 201, 201, 201, 201, 403, 403, 201, 201, 401, 401)
 LIST = (
     SEES,
     SEES,
@@ -95,6 +105,7 @@ LIST = (
     SEES,
     SEES,
     HIDDEN,
+    SEES,
     SEES,
     HIDDEN,
     SEES,
@@ -198,6 +209,8 @@ class World:
                 permission("delete"),
             ]
             return member
+        if actor == "editor":  # identity's built-in editor, on another user's dashboard
+            return Actor(self.tenant, permissions=list(EDITOR))
         if actor.startswith("same tenant"):
             return Actor(self.tenant, permissions=[])
         if actor == "other tenant, public":

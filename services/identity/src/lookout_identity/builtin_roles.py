@@ -2,7 +2,8 @@
 
 - ``admin``: every action on every resource (``admin`` implies all actions).
 - ``editor``: reads the tenant, its users and roles; creates dashboards, saved queries and alerts,
-  and changes or deletes only their own; runs queries and analytics.
+  and changes, deletes or shares only their own (a dashboard's ``share`` includes editing it: an
+  editor sharing every dashboard could change every one); runs queries and analytics.
 - ``viewer``: reads; runs saved queries and analytics; changes nothing.
 """
 
@@ -29,7 +30,7 @@ BUILTIN_ROLES: dict[str, tuple[str, list[Grant]]] = {
             ("role", "read", None),
             ("dashboard", "read", None),
             ("dashboard", "create", None),
-            ("dashboard", "share", None),
+            ("dashboard", "share", OWN),
             ("dashboard", "update", OWN),
             ("dashboard", "delete", OWN),
             ("data_source", "read", None),

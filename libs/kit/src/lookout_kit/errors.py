@@ -120,7 +120,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = None
     if (
-        isinstance(exc, TooManyRequests)
+        isinstance(exc, (TooManyRequests, Unavailable))
         and isinstance(exc.details, dict)
         and "retry_after_s" in exc.details
     ):

@@ -52,6 +52,10 @@ class Settings(SecretBoxSettings, ServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Bounds on hashing: its memory is at most argon2_concurrency * argon2_memory_cost_kib; a
+    # request beyond the queue is answered 503 busy with Retry-After.
+    argon2_concurrency: int = Field(default=4, ge=1)
+    argon2_queue: int = Field(default=16, ge=0)
     password_min_length: int = Field(default=12, ge=8)
 
     # Failed-login throttling: after `threshold` failures within `window`, lock for a backoff

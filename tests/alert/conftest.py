@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -25,7 +25,16 @@ from lookout_testing.waiting import wait_until
 
 from tests.datasource.execution_support import service_token
 
-from .support import AUDIENCE, ISSUER, Actor, Client, SigningKeys, SmtpReceiver
+from .support import (
+    ADMIN,
+    AUDIENCE,
+    ISSUER,
+    Actor,
+    Client,
+    SigningKeys,
+    SmtpReceiver,
+    metrics_query,
+)
 
 
 class ToDatasource(httpx.AsyncBaseTransport):
@@ -57,6 +66,9 @@ class AlertService:
     transport: ToDatasource
     settings: AlertSettings
     app: Any
+    data_database: str
+    """A PostgreSQL database with ``metrics``: what the tenants' default saved queries read."""
+    queries: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @property
     def identity_topic(self) -> str:
@@ -67,7 +79,22 @@ class AlertService:
         return self.settings.datasource_events_topic
 
     def client(self, actor: Actor) -> Client:
-        return Client(self.http, self.keys.token(actor), actor)
+        async def default_query() -> str:
+            return await self.query_of(actor.tenant_id)
+
+        return Client(self.http, self.keys.token(actor), actor, default_query)
+
+    async def new_query(self, tenant_id: uuid.UUID) -> str:
+        """A new saved query of ``tenant_id`` on ``metrics`` (made by an admin of the tenant)."""
+        return await metrics_query(
+            self.datasource_client(Actor(tenant_id, ADMIN)), self.data_database
+        )
+
+    async def query_of(self, tenant_id: uuid.UUID) -> str:
+        """The tenant's default saved query (made once)."""
+        if tenant_id not in self.queries:
+            self.queries[tenant_id] = await self.new_query(tenant_id)
+        return self.queries[tenant_id]
 
     def datasource_client(self, actor: Actor) -> Client:
         return Client(self.datasource, self.keys.token(actor), actor)
@@ -118,6 +145,7 @@ async def alert_service(servers: Servers, smtp: SmtpReceiver) -> AsyncIterator[A
     async with (
         temporary_database(servers.postgres, prefix="test_alert_ds") as datasource_database,
         temporary_database(servers.postgres, prefix="test_alert") as database,
+        temporary_database(servers.postgres, prefix="test_alert_data") as data_database,
     ):
         datasource_app = create_datasource_app(
             DatasourceSettings(
@@ -149,7 +177,9 @@ async def alert_service(servers: Servers, smtp: SmtpReceiver) -> AsyncIterator[A
         ):
             await _ready(datasource_http, "datasource")
             await _ready(http, "alert")
-            yield AlertService(http, datasource_http, keys, database, transport, settings, app)
+            yield AlertService(
+                http, datasource_http, keys, database, transport, settings, app, data_database
+            )
 
 
 @pytest.fixture

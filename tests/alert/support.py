@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -42,28 +43,39 @@ ADMIN = [
     permission("saved_query", "admin"),
 ]
 EDITOR = [
+    permission("saved_query", "read"),
     permission("alert", "read"),
     permission("alert", "create"),
     permission("alert", "update", {"owner_only": True}),
     permission("alert", "delete", {"owner_only": True}),
 ]
-VIEWER = [permission("alert", "read")]
+VIEWER = [permission("saved_query", "read"), permission("alert", "read")]
 SECRET = "whsec-" + uuid.uuid4().hex  # what no response, event or log line may ever show
 
 
 class Client:
     """An API (alert's or datasource's) as one actor sees it."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str, actor: Actor) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        actor: Actor,
+        default_query: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self.http = http
         self.actor = actor
         self.headers = {"Authorization": f"Bearer {token}"}
+        self.default_query = default_query
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def create_alert(self, **overrides: Any) -> dict[str, Any]:
+        """An alert on ``query_id``, by default a saved query of the actor's tenant."""
+        if "query_id" not in overrides and self.default_query is not None:
+            overrides["query_id"] = await self.default_query()
         response = await self.request("POST", "/alerts", json=an_alert(**overrides))
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
@@ -86,6 +98,7 @@ def an_alert(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": f"errors {uuid.uuid4().hex[:8]}",
         "query_id": str(uuid.uuid4()),
+        "parameter_values": {"name": "errors"},
         "condition_config": {
             "value": {"kind": "column", "column": "value"},
             "threshold": {"op": ">", "value": 10},

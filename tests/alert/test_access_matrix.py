@@ -55,7 +55,7 @@ ANYONE = (200,) * len(ACTORS)
 
 
 def _new(cell: Cell) -> dict[str, Any]:
-    return {"json": an_alert()}
+    return {"json": an_alert(query_id=cell.facts["query_id"])}
 
 
 def _rename(cell: Cell) -> dict[str, Any]:
@@ -96,7 +96,9 @@ class World:
         if actor == "service token":
             token = self.service.keys.service_token("alert", self.tenant)
             headers = {"Authorization": f"Bearer {token}"}
-        cell = Cell(headers, params={"alert_id": alert["id"]})
+        tenant = self.tenant if caller is None else caller.tenant_id
+        query_id = await self.service.query_of(tenant)  # one the actor's tenant has
+        cell = Cell(headers, params={"alert_id": alert["id"]}, facts={"query_id": query_id})
         if not fresh:
             self.cells[actor] = cell
         return cell

@@ -31,6 +31,7 @@ async def test_an_alert_is_created_read_listed_changed_and_deleted(
         },
         cooldown_s=300,
     )
+    del body["query_id"]  # the tenant's own saved query
     created = await owner.create_alert(**body)
     assert created["parameter_values"] == {"name": "errors"}
     assert created["condition_config"]["threshold"] == {"op": ">", "value": 10.0}

@@ -12,10 +12,12 @@ from typing import Any
 from .conftest import AlertService
 from .support import (
     ADMIN,
+    EDITOR,
     SECRET,
     Actor,
     SmtpReceiver,
     WebhookReceiver,
+    an_alert,
     events_of,
     metrics_query,
     set_metric,
@@ -125,10 +127,41 @@ async def test_a_failing_query_is_an_error_recorded_once_and_recovers(
     assert history[1]["error_message"] and not history[1]["notification_sent"]
     assert [r["event"] for r in receiver.received] == ["triggered", "resolved"]
 
-    # A saved query that is not there (deleted, or of another tenant) is an error too.
-    missing = await admin.create_alert(query_id=str(uuid.uuid4()))
-    outcome = await admin.evaluate(missing["id"])
+    # A saved query that is not there any more is an error too.
+    query_id = await alert_service.new_query(tenant)
+    orphan = await admin.create_alert(query_id=query_id, parameter_values={"name": "errors"})
+    datasource = alert_service.datasource_client(admin.actor)
+    assert (await datasource.request("DELETE", f"/saved-queries/{query_id}")).status_code == 204
+    outcome = await admin.evaluate(orphan["id"])
     assert outcome["state"] == "error" and "not_found" in outcome["error_message"]
+
+
+async def test_an_alert_is_made_only_on_a_saved_query_its_creator_may_view(
+    alert_service: AlertService, tenant: uuid.UUID
+) -> None:
+    """Asked of the datasource service as the creator, with the values: 422 naming the field."""
+    query_id = await alert_service.new_query(tenant)
+    no_queries = alert_service.client(
+        Actor(tenant, [p for p in EDITOR if p["resource"] == "alert"])
+    )
+    response = await no_queries.request("POST", "/alerts", json=an_alert(query_id=query_id))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "query_id"]
+    stranger = alert_service.client(Actor(uuid.uuid4(), ADMIN))
+    response = await stranger.request("POST", "/alerts", json=an_alert(query_id=query_id))
+    assert response.json()["error"]["code"] == "unknown_saved_query"
+
+    editor = alert_service.client(Actor(tenant, EDITOR))
+    response = await editor.request(
+        "POST", "/alerts", json=an_alert(query_id=query_id, parameter_values={"nme": "x"})
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "parameter_values"]
+    alert = await editor.create_alert(query_id=query_id, parameter_values={"name": "errors"})
+    response = await editor.request(
+        "PATCH", f"/alerts/{alert['id']}", json={"parameter_values": {}}
+    )
+    assert response.json()["error"]["code"] == "invalid_parameter_values"
 
 
 async def test_deliveries_retry_with_backoff_and_each_outcome_is_recorded(

@@ -35,9 +35,9 @@ async def test_a_deleted_saved_querys_alerts_are_deactivated_with_the_reason(
     alert_service: AlertService, tenant: uuid.UUID, servers: Servers
 ) -> None:
     admin = alert_service.client(Actor(tenant, ADMIN))
-    query_id = uuid.uuid4()
+    query_id = uuid.UUID(await alert_service.new_query(tenant))
     on_it = [(await admin.create_alert(query_id=str(query_id)))["id"] for _ in range(2)]
-    other = (await admin.create_alert())["id"]
+    other = (await admin.create_alert())["id"]  # on another saved query
     await publish(servers, alert_service.datasource_topic, "saved_query.deleted", tenant,
                   query_id, SavedQueryDeletedV1(), copies=2)  # fmt: skip
 
@@ -61,8 +61,9 @@ async def test_a_deleted_tenants_alerts_and_history_go(
     alert_service: AlertService, tenant: uuid.UUID, servers: Servers
 ) -> None:
     admin = alert_service.client(Actor(tenant, ADMIN))
-    ids = [(await admin.create_alert())["id"] for _ in range(2)]
-    await admin.evaluate(ids[0])  # a history row (the query is not there: an error)
+    always = {"value": {"kind": "row_count"}, "threshold": {"op": ">=", "value": 0}}
+    ids = [(await admin.create_alert(condition_config=always))["id"] for _ in range(2)]
+    assert (await admin.evaluate(ids[0]))["history_id"] is not None  # triggered: a history row
     survivor = alert_service.client(Actor(uuid.uuid4(), ADMIN))
     kept = (await survivor.create_alert())["id"]
     await publish(servers, alert_service.identity_topic, "tenant.deleted", tenant, tenant,

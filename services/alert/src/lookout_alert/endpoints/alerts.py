@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
+from lookout_kit.auth.dependencies import bearer_scheme
 from lookout_kit.dependencies import CallerDep, PoolDep
 
 from lookout_alert.schemas.alerts import Alert, AlertCreate, AlertPage, AlertUpdate
@@ -15,11 +17,22 @@ from lookout_alert.service import alerts
 from lookout_alert.service.engine import EngineDep
 
 router = APIRouter(tags=["alerts"])
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The caller's access token (``CallerDep`` has verified it): the datasource service is asked
+    as the caller whether it may view the alert's saved query."""
+    assert credentials is not None  # CallerDep answered 401 without one
+    return credentials.credentials
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no valid token"},
     403: {"description": "the caller's role may not do this"},
     404: {"description": "no such alert in the caller's tenant"},
     422: {"description": "bad input, naming the field"},
+    503: {"description": "the datasource service could not be asked about the saved query"},
 }
 
 
@@ -34,9 +47,10 @@ async def get_condition_schema() -> dict[str, Any]:
     summary="Create an alert on a saved query",
     responses=ERRORS,
 )
-async def create_alert(body: AlertCreate, caller: CallerDep, engine: EngineDep) -> Alert:
-    settings = engine.settings
-    return await alerts.create_alert(engine.pool, engine.box, settings.min_interval_s, caller, body)
+async def create_alert(
+    body: AlertCreate, caller: CallerDep, credentials: Credentials, engine: EngineDep
+) -> Alert:
+    return await alerts.create_alert(engine, caller, token_of(credentials), body)
 
 
 @router.get(
@@ -61,12 +75,13 @@ async def get_alert(alert_id: UUID, caller: CallerDep, pool: PoolDep) -> Alert:
 
 @router.patch("/alerts/{alert_id}", summary="Change an alert (the fields given)", responses=ERRORS)
 async def update_alert(
-    alert_id: UUID, body: AlertUpdate, caller: CallerDep, engine: EngineDep
+    alert_id: UUID,
+    body: AlertUpdate,
+    caller: CallerDep,
+    credentials: Credentials,
+    engine: EngineDep,
 ) -> Alert:
-    settings = engine.settings
-    return await alerts.update_alert(
-        engine.pool, engine.box, settings.min_interval_s, caller, alert_id, body
-    )
+    return await alerts.update_alert(engine, caller, token_of(credentials), alert_id, body)
 
 
 @router.delete(

@@ -2,7 +2,8 @@
 (``alert.created/updated/deleted``) in the same transaction. Events carry the channels' kinds,
 never a target or a secret.
 
-A new or re-activated alert is due at once (its first evaluation sets the baseline); an inactive
+An alert is made only on a saved query its creator may view, with values that suit it (asked of
+the datasource service as the creator). A new or re-activated alert is due at once (its first evaluation sets the baseline); an inactive
 one has no next run. A changed schedule takes effect from now."""
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from lookout_contracts.events.alert import AlertCreatedV1, AlertDeletedV1, Alert
 from lookout_kit.auth.caller import Caller
 from lookout_kit.errors import Forbidden, Invalid
 from lookout_kit.outbox import publish_in_tx
-from lookout_kit.secret_box import SecretBox
 
 from lookout_alert.repository import alerts
 from lookout_alert.repository.alerts import AlertRow
@@ -26,6 +26,8 @@ from lookout_alert.schemas.alerts import Alert, AlertCreate, AlertPage, AlertUpd
 from lookout_alert.service import access
 from lookout_alert.service.channel_secrets import seal_channels
 from lookout_alert.service.cursors import decode_cursor, encode_cursor
+from lookout_alert.service.engine import Engine
+from lookout_alert.service.query_runner import check_saved_query
 from lookout_alert.service.schedules import check_schedule
 
 # API field → the contract's name of it in alert.updated's changed_fields.
@@ -74,18 +76,25 @@ def _stored(value: Any) -> Any:
 
 
 async def create_alert(
-    pool: asyncpg.Pool, box: SecretBox, min_interval_s: int, caller: Caller, body: AlertCreate
+    engine: Engine, caller: Caller, access_token: str, body: AlertCreate
 ) -> Alert:
+    """``access_token``: the caller's, to ask the datasource service whether it may view the
+    saved query (``query_runner.check_saved_query``)."""
     if not access.may_create(caller):
         raise Forbidden("your role may not create alerts")
-    check_schedule(body.schedule, min_interval_s)
+    check_schedule(body.schedule, engine.settings.min_interval_s)
+    box, pool = engine.box, engine.pool
     alert_id = uuid.uuid4()
+    channels = seal_channels(box, alert_id, body.notification_config, None)
+    await check_saved_query(
+        engine.datasource, caller.tenant_id, body.query_id, body.parameter_values, access_token
+    )
     content = {
         "name": body.name,
         "description": body.description,
         "parameter_values": body.parameter_values,
         "condition_config": _stored(body.condition_config),
-        "notification_config": seal_channels(box, alert_id, body.notification_config, None),
+        "notification_config": channels,
         "schedule": _stored(body.schedule),
         "cooldown_s": body.cooldown_s,
         "mute_until": body.mute_until,
@@ -137,18 +146,26 @@ async def list_alerts(
 
 
 async def update_alert(
-    pool: asyncpg.Pool,
-    box: SecretBox,
-    min_interval_s: int,
-    caller: Caller,
-    alert_id: UUID,
-    body: AlertUpdate,
+    engine: Engine, caller: Caller, access_token: str, alert_id: UUID, body: AlertUpdate
 ) -> Alert:
+    """New parameter values are checked as at creation (``create_alert``)."""
     given = body.model_fields_set
     if not given:
         raise Invalid("nothing to change", code="empty_update")
     if body.schedule is not None:
-        check_schedule(body.schedule, min_interval_s)
+        check_schedule(body.schedule, engine.settings.min_interval_s)
+    box, pool = engine.box, engine.pool
+    if body.parameter_values is not None:
+        async with pool.acquire() as conn:
+            current = await access.load(conn, caller, alert_id, "update")
+        if current.query_id is not None:
+            await check_saved_query(
+                engine.datasource,
+                caller.tenant_id,
+                current.query_id,
+                body.parameter_values,
+                access_token,
+            )
     for field in ("name", "condition_config", "notification_config", "schedule", "is_active"):
         if field in given and getattr(body, field) is None:
             raise Invalid(

@@ -36,7 +36,17 @@ from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
 
 from .conftest import identity_settings
-from .factories import PASSWORD, add_user, bearer, login, role_id, signup, signup_body, unique
+from .factories import (
+    PASSWORD,
+    Account,
+    add_user,
+    bearer,
+    login,
+    role_id,
+    signup,
+    signup_body,
+    unique,
+)
 
 ACTORS = ("admin", "API key", "granted", "member", "other tenant", "service token", NO_TOKEN)
 U = "/users/{user_id}"
@@ -166,19 +176,17 @@ class World:
     shared: dict[str, Cell] = field(default_factory=dict)
 
     async def arrange(self, actor: str, fresh: bool) -> Cell:
-        if fresh or not self.shared:
-            cells = await self._tenants()
-            if fresh:
-                return cells[actor]
-            self.shared = cells
+        if fresh:
+            return (await self._tenant(actor))[actor]
+        if not self.shared:
+            self.shared = await self._tenant(None)
         return self.shared[actor]
 
-    async def _tenants(self) -> dict[str, Cell]:
-        """Two tenants and, in the first, a target user, role, permission and API key, and a
-        logged-in session for each actor (a cell per actor)."""
+    async def _tenant(self, only: str | None) -> dict[str, Cell]:
+        """A tenant with a target user, a role with a permission, an API key and a spare session of
+        its admin, and a cell for ``only`` (for every actor when None): the caller's token."""
         http = self.http
         admin = await signup(http)
-        other = await signup(http)
         target = await add_user(http, admin)
         role = await _created(
             await http.post(
@@ -190,29 +198,10 @@ class World:
                 headers=admin.headers,
             )
         )
-        names_them = {"ids": [target["id"], role["id"]]}
-        granting = await _created(
-            await http.post(
-                "/roles",
-                json={
-                    "name": unique("g"),
-                    "permissions": [
-                        {"resource": "user", "action": "admin", "conditions": names_them},
-                        {"resource": "role", "action": "admin", "conditions": names_them},
-                        {"resource": "tenant", "action": "read"},
-                    ],
-                },
-                headers=admin.headers,
-            )
-        )
-        granted_user = await add_user(http, admin, role_id=granting["id"])
-        member_user = await add_user(http, admin)
-        granted = await login(http, granted_user["username"])
-        member = await login(http, member_user["username"])
-        spare = await login(http, member_user["username"])
         key = await _created(
             await http.post("/api-keys", json={"name": "k"}, headers=admin.headers)
         )
+        spare = await login(http, admin.username)
         params = {
             "user_id": target["id"],
             "tenant_id": admin.tenant_id,
@@ -222,35 +211,61 @@ class World:
             "viewer_role_id": await role_id(http, admin, "viewer"),
         }
         facts = {
-            "credentials": {"login": member.username, "password": PASSWORD},
+            "credentials": {"login": admin.username, "password": PASSWORD},
             "refresh_token": spare.refresh_token,
             "api_key": key["key"],
         }
-        service = await http.post(
-            "/auth/service-token",
-            json={
-                "service": "alert",
-                "secret": "alert-secret-for-tests",
-                "tenant_id": admin.tenant_id,
-            },
-        )
-        assert service.status_code == 200, service.text
-        from_key = await http.post("/auth/api-key-token", json={"api_key": key["key"]})
-        assert from_key.status_code == 200, from_key.text
-        tokens = {
-            "API key": from_key.json()["access_token"],
-            "service token": service.json()["access_token"],
-            "admin": admin.access_token,
-            "granted": granted.access_token,
-            "member": member.access_token,
-            "other tenant": other.access_token,
-        }
-        return {
-            actor: Cell(
-                bearer(tokens[actor]) if actor in tokens else {}, params=params, facts=facts
+        cells = {}
+        for actor in ACTORS if only is None else (only,):
+            token = await self._token(actor, admin, params, key["key"])
+            cells[actor] = Cell({} if token is None else bearer(token), params=params, facts=facts)
+        return cells
+
+    async def _token(
+        self, actor: str, admin: Account, params: dict[str, str], key: str
+    ) -> str | None:
+        http = self.http
+        if actor == NO_TOKEN:
+            return None
+        if actor == "admin":
+            return admin.access_token
+        if actor == "member":
+            return (await login(http, (await add_user(http, admin))["username"])).access_token
+        if actor == "other tenant":
+            return (await signup(http)).access_token
+        if actor == "API key":
+            exchanged = await http.post("/auth/api-key-token", json={"api_key": key})
+        elif actor == "service token":
+            exchanged = await http.post(
+                "/auth/service-token",
+                json={
+                    "service": "alert",
+                    "secret": "alert-secret-for-tests",
+                    "tenant_id": admin.tenant_id,
+                },
             )
-            for actor in ACTORS
-        }
+        else:
+            assert actor == "granted", actor
+            names_them = {"ids": [params["user_id"], params["role_id"]]}
+            granting = await _created(
+                await http.post(
+                    "/roles",
+                    json={
+                        "name": unique("g"),
+                        "permissions": [
+                            {"resource": "user", "action": "admin", "conditions": names_them},
+                            {"resource": "role", "action": "admin", "conditions": names_them},
+                            {"resource": "tenant", "action": "read"},
+                        ],
+                    },
+                    headers=admin.headers,
+                )
+            )
+            user = await add_user(http, admin, role_id=granting["id"])
+            return (await login(http, user["username"])).access_token
+        assert exchanged.status_code == 200, exchanged.text
+        token: str = exchanged.json()["access_token"]
+        return token
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from typing import Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 from lookout_kit.errors import Invalid
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, Field
 
 Granularity = Literal["minute", "hour", "day", "week"]
 GRANULARITY_SECONDS: dict[str, int] = {"minute": 60, "hour": 3_600, "day": 86_400, "week": 604_800}
@@ -86,20 +86,53 @@ class ReportWindow:
         return cls(moments["from"], moments["to"], granularity, tz)
 
 
-class SeriesPoint(BaseModel):
-    """One bucket: its start in the report's time zone, then the report's values."""
-
-    model_config = ConfigDict(extra="allow")
+class Point(BaseModel):
+    """One bucket of a series: its start in the report's time zone; the report's values follow,
+    each zero (or empty) when nothing fell in the bucket."""
 
     bucket: datetime
 
 
-class Series(BaseModel):
-    """One point per bucket of the range, in order, empty buckets included (as zeros)."""
+class ViewsPoint(Point):
+    views: int = 0
+    viewers: int = 0
+
+
+class EventMixPoint(Point):
+    events: dict[str, int] = Field(default_factory=dict)
+    """Events per dashboard event type (types without events left out)."""
+
+
+class LatencyPoint(Point):
+    """``QueryStats`` of the bucket's executions."""
+
+    executions: int = 0
+    errors: int = 0
+    p50_ms: int = 0
+    p95_ms: int = 0
+    p99_ms: int = 0
+    total_rows: int = 0
+    total_bytes: int = 0
+
+
+class UsersPoint(Point):
+    users: int = 0
+
+
+class SessionsPoint(Point):
+    sessions: int = 0
+    total_length_s: int = 0
+
+
+PointT = TypeVar("PointT", bound=Point)
+
+
+class Series(BaseModel, Generic[PointT]):
+    """One point per bucket of the range, in order, empty buckets included."""
 
     granularity: str
     tz: str
-    points: list[SeriesPoint]
+    points: list[PointT]
 
 
 class DashboardViews(BaseModel):
@@ -173,9 +206,9 @@ class ActiveUsers(BaseModel):
 
     tz: str
     users: int
-    daily: list[SeriesPoint]
-    weekly: list[SeriesPoint]
-    monthly: list[SeriesPoint]
+    daily: list[UsersPoint]
+    weekly: list[UsersPoint]
+    monthly: list[UsersPoint]
 
 
 class Sessions(BaseModel):
@@ -184,7 +217,7 @@ class Sessions(BaseModel):
 
     sessions: int
     average_length_s: float
-    series: Series
+    series: Series[SessionsPoint]
 
 
 class ResourceActivity(BaseModel):

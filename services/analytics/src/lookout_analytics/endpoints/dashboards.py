@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query
 from lookout_kit.dependencies import CallerDep, ClickHouseDep
 
 from lookout_analytics.endpoints.window import ERRORS, LimitDep, WindowDep
-from lookout_analytics.schemas import DashboardViews, Rows, Series, UnopenedDashboard
+from lookout_analytics.schemas import (
+    DashboardViews,
+    EventMixPoint,
+    Rows,
+    Series,
+    UnopenedDashboard,
+    ViewsPoint,
+)
 from lookout_analytics.service import dashboards
 
 router = APIRouter(prefix="/reports/dashboards", tags=["dashboard reports"], responses=ERRORS)
@@ -21,7 +28,7 @@ async def views(
     clickhouse: ClickHouseDep,
     window: WindowDep,
     dashboard_id: Annotated[UUID | None, Query(description="Only this dashboard")] = None,
-) -> Series:
+) -> Series[ViewsPoint]:
     return await dashboards.views(clickhouse, caller, window, dashboard_id)
 
 
@@ -37,7 +44,9 @@ async def top(
 
 
 @router.get("/event-mix", summary="Dashboard events per bucket and event type")
-async def event_mix(caller: CallerDep, clickhouse: ClickHouseDep, window: WindowDep) -> Series:
+async def event_mix(
+    caller: CallerDep, clickhouse: ClickHouseDep, window: WindowDep
+) -> Series[EventMixPoint]:
     return await dashboards.event_mix(clickhouse, caller, window)
 
 

@@ -9,6 +9,7 @@ from lookout_kit.dependencies import CallerDep, ClickHouseDep
 from lookout_analytics.endpoints.window import ERRORS, LimitDep, WindowDep
 from lookout_analytics.schemas import (
     DataSourceStats,
+    LatencyPoint,
     QueryTextStats,
     Rows,
     Series,
@@ -38,7 +39,9 @@ async def by_query(
 
 
 @router.get("/latency", summary="Executions, errors and latency percentiles per bucket")
-async def latency(caller: CallerDep, clickhouse: ClickHouseDep, window: WindowDep) -> Series:
+async def latency(
+    caller: CallerDep, clickhouse: ClickHouseDep, window: WindowDep
+) -> Series[LatencyPoint]:
     return await queries.latency(clickhouse, caller, window)
 
 

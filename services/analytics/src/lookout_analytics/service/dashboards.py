@@ -13,10 +13,12 @@ from lookout_kit.clickhouse import ClickHouse
 from lookout_analytics.repository import dashboards
 from lookout_analytics.schemas import (
     DashboardViews,
+    EventMixPoint,
     ReportWindow,
     Rows,
     Series,
     UnopenedDashboard,
+    ViewsPoint,
 )
 from lookout_analytics.service.access import report_scope
 from lookout_analytics.service.series import fill
@@ -24,13 +26,13 @@ from lookout_analytics.service.series import fill
 
 async def views(
     clickhouse: ClickHouse, caller: Caller, window: ReportWindow, dashboard_id: UUID | None
-) -> Series:
+) -> Series[ViewsPoint]:
     scope = report_scope(caller, window)
     rows = await dashboards.views_by_bucket(
         clickhouse, scope, window.granularity, window.tz, dashboard_id
     )
-    points = fill(window, rows, {"views": 0, "viewers": 0})
-    return Series(granularity=window.granularity, tz=window.tz, points=points)
+    points = fill(window, rows, ViewsPoint)
+    return Series[ViewsPoint](granularity=window.granularity, tz=window.tz, points=points)
 
 
 async def top(
@@ -45,7 +47,9 @@ async def top(
     return Rows[DashboardViews](rows=[DashboardViews.model_validate(row) for row in rows])
 
 
-async def event_mix(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -> Series:
+async def event_mix(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow
+) -> Series[EventMixPoint]:
     """Per bucket, ``events``: a count per event type (types without events left out)."""
     scope = report_scope(caller, window)
     rows = await dashboards.event_mix(clickhouse, scope, window.granularity, window.tz)
@@ -53,9 +57,8 @@ async def event_mix(clickhouse: ClickHouse, caller: Caller, window: ReportWindow
     for row in rows:
         by_bucket.setdefault(int(row["bucket"]), {})[row["event_type"]] = int(row["events"])
     merged = [{"bucket": start, "events": counts} for start, counts in by_bucket.items()]
-    return Series(
-        granularity=window.granularity, tz=window.tz, points=fill(window, merged, {"events": {}})
-    )
+    points = fill(window, merged, EventMixPoint)
+    return Series[EventMixPoint](granularity=window.granularity, tz=window.tz, points=points)
 
 
 async def unopened(

@@ -11,6 +11,7 @@ from lookout_kit.clickhouse import ClickHouse
 from lookout_analytics.repository import queries
 from lookout_analytics.schemas import (
     DataSourceStats,
+    LatencyPoint,
     QueryStats,
     QueryTextStats,
     ReportWindow,
@@ -21,16 +22,6 @@ from lookout_analytics.schemas import (
 )
 from lookout_analytics.service.access import report_scope
 from lookout_analytics.service.series import fill
-
-STATS_ZEROS = {
-    "executions": 0,
-    "errors": 0,
-    "p50_ms": 0,
-    "p95_ms": 0,
-    "p99_ms": 0,
-    "total_rows": 0,
-    "total_bytes": 0,
-}
 
 
 async def by_data_source(
@@ -47,13 +38,14 @@ async def by_query(
     return Rows[QueryTextStats](rows=[QueryTextStats.from_row(row) for row in rows])
 
 
-async def latency(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -> Series:
+async def latency(
+    clickhouse: ClickHouse, caller: Caller, window: ReportWindow
+) -> Series[LatencyPoint]:
     scope = report_scope(caller, window)
     rows = await queries.latency_by_bucket(clickhouse, scope, window.granularity, window.tz)
     flat = [QueryStats.percentiles(row) for row in rows]
-    return Series(
-        granularity=window.granularity, tz=window.tz, points=fill(window, flat, STATS_ZEROS)
-    )
+    points = fill(window, flat, LatencyPoint)
+    return Series[LatencyPoint](granularity=window.granularity, tz=window.tz, points=points)
 
 
 async def slowest(

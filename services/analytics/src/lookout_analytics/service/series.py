@@ -4,12 +4,12 @@ ones included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from lookout_analytics.repository.buckets import Period
-from lookout_analytics.schemas import ReportWindow, SeriesPoint
+from lookout_analytics.schemas import PointT, ReportWindow
 
 
 def bucket_start(moment: datetime, window: ReportWindow, period: Period) -> datetime:
@@ -48,16 +48,16 @@ def bucket_starts(window: ReportWindow, period: Period) -> Iterator[datetime]:
 def fill(
     window: ReportWindow,
     rows: list[dict[str, Any]],
-    zeros: Mapping[str, Any],
+    point: type[PointT],
     period: Period | None = None,
-) -> list[SeriesPoint]:
-    """One point per bucket (of ``period``, else the window's granularity): the values of the row
-    whose ``bucket`` (Unix seconds) starts it, else ``zeros``; each value of the type of its zero
-    (ClickHouse sends 64-bit integers as strings)."""
+) -> list[PointT]:
+    """One ``point`` per bucket (of ``period``, else the window's granularity): built from the row
+    whose ``bucket`` (Unix seconds) starts it, else the point's zeros."""
     by_start = {int(row["bucket"]): row for row in rows}
     points = []
     for start in bucket_starts(window, period or window.granularity):
-        row = by_start.get(int(start.timestamp()), {})
-        values = {name: type(zero)(row.get(name, zero)) for name, zero in zeros.items()}
-        points.append(SeriesPoint(bucket=start, **values))
+        row = by_start.get(int(start.timestamp()))
+        points.append(
+            point.model_validate({**row, "bucket": start}) if row else point(bucket=start)
+        )
     return points

@@ -17,7 +17,9 @@ from lookout_analytics.schemas import (
     Rows,
     Series,
     Sessions,
+    SessionsPoint,
     TimelineEntry,
+    UsersPoint,
 )
 from lookout_analytics.service.access import report_scope
 from lookout_analytics.service.series import fill
@@ -29,7 +31,7 @@ async def active(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -
     series = {}
     for period in ("day", "week", "month"):
         rows = await users.active_users(clickhouse, scope, period, window.tz)
-        series[period] = fill(window, rows, {"users": 0}, period)
+        series[period] = fill(window, rows, UsersPoint, period)
     return ActiveUsers(
         tz=window.tz,
         users=await users.active_users_in_range(clickhouse, scope),
@@ -42,13 +44,13 @@ async def active(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -
 async def sessions(clickhouse: ClickHouse, caller: Caller, window: ReportWindow) -> Sessions:
     scope = report_scope(caller, window)
     rows = await users.sessions_by_bucket(clickhouse, scope, window.granularity, window.tz)
-    points = fill(window, rows, {"sessions": 0, "total_length_s": 0})
+    points = fill(window, rows, SessionsPoint)
     count = sum(int(row["sessions"]) for row in rows)
     length = sum(int(row["total_length_s"]) for row in rows)
     return Sessions(
         sessions=count,
         average_length_s=length / count if count else 0.0,
-        series=Series(granularity=window.granularity, tz=window.tz, points=points),
+        series=Series[SessionsPoint](granularity=window.granularity, tz=window.tz, points=points),
     )
 
 

@@ -178,9 +178,10 @@ async def update_alert(
         for field in given:
             value = getattr(body, field)
             if field == "notification_config":
+                assert body.notification_config is not None  # null refused above
                 value = seal_channels(
                     box, row.id, body.notification_config, row.notification_config
-                )  # type: ignore[arg-type]
+                )
             elif field in ("parameter_values", "cooldown_s") and value is None:
                 value = {} if field == "parameter_values" else 0
             changes[field] = _stored(value)

@@ -142,7 +142,7 @@ async def evaluate(engine: Engine, row: AlertRow, *, owner: str) -> Evaluation |
         notify = any(o.delivered for o in outcomes)
     return Evaluation(
         alert_id=row.id,
-        state=state,  # type: ignore[arg-type]
+        state=state,
         condition_met=met,
         observed_value=value,
         error_message=error,

@@ -33,7 +33,7 @@ async def history_page(
         by_history.setdefault(delivery.history_id, []).append(
             Delivery(
                 channel_index=delivery.channel_index,
-                channel=delivery.channel,  # type: ignore[arg-type]
+                channel=delivery.channel,
                 attempts=delivery.attempts,
                 delivered=delivery.delivered,
                 error_message=delivery.error_message,
@@ -44,7 +44,7 @@ async def history_page(
             HistoryEntry(
                 id=record.id,
                 alert_id=record.alert_id,
-                kind=record.kind,  # type: ignore[arg-type]
+                kind=record.kind,
                 triggered_at=record.triggered_at,
                 condition_met=record.condition_met,
                 notification_sent=record.notification_sent,

@@ -123,7 +123,7 @@ def delivery_events(row: AlertRow, history_id: UUID, outcomes: list[Outcome]) ->
         ):
             data: Any = AlertNotificationFailedV1(
                 history_id=history_id,
-                channel=outcome.channel,  # type: ignore[arg-type]
+                channel=outcome.channel,
                 attempt=number,
                 error=error,
                 will_retry=will_retry,
@@ -132,7 +132,7 @@ def delivery_events(row: AlertRow, history_id: UUID, outcomes: list[Outcome]) ->
         if outcome.delivered:
             data = AlertNotificationSentV1(
                 history_id=history_id,
-                channel=outcome.channel,  # type: ignore[arg-type]
+                channel=outcome.channel,
                 attempt=outcome.attempts,
             )
             events.append(_event("alert.notification_sent", row, data))

@@ -60,10 +60,10 @@ async def send_test(engine: Engine, caller: Caller, alert_id: UUID) -> TestNotif
         channels=[
             ChannelOutcome(
                 channel_index=o.channel_index,
-                channel=o.channel,  # type: ignore[arg-type]
+                channel=o.channel,
                 delivered=o.delivered,
                 attempts=o.attempts,
-                error_message=None if o.delivered else (o.errors or [None])[-1],
+                error_message=None if o.delivered or not o.errors else o.errors[-1],
             )
             for o in outcomes
         ],

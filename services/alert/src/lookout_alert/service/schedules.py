@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import CroniterError, croniter
+from croniter import CroniterError, croniter  # type: ignore[import-untyped]
 from lookout_kit.errors import Invalid
 
 from lookout_alert.schemas.conditions import CronSchedule, IntervalSchedule

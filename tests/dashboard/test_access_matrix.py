@@ -3,13 +3,13 @@ through the real HTTP API against objects made through it (format: ``lookout_tes
 
 Each actor meets a dashboard of its own (at version 2, with a spare view grant to revoke), made by
 the owner: ``grant *`` hold a grant of that level, ``role grant edit`` holds it through its role,
-``role update, tags …`` hold ``dashboard:update`` with a ``tags_any`` condition, ``role read+delete``
-holds ``read`` on that id and ``delete``; ``editor`` holds identity's built-in editor role (on
-another user's dashboard); ``same tenant`` has no dashboard permission at all;
+``role update, tags …`` hold ``dashboard:update`` with a ``tags_any`` condition,
+``role read+delete`` holds ``read`` on that id and ``delete``; ``editor`` holds identity's built-in
+editor role (on another user's dashboard); ``same tenant`` has no dashboard permission at all;
 ``other tenant`` is an admin of dashboards in its own tenant; ``…, public`` meet a public one (the
 other tenant's is a plain member there, whose searches are narrowed to its own, granted and public
-dashboards, so that a public dashboard of another tenant could leak into them);
-``service token`` is a service's (the alert service's, naming the tenant), which is no user.
+dashboards, so that a public dashboard of another tenant could leak into them); ``service token``
+is a service's (the alert service's, naming the tenant), which is no user.
 """
 
 from __future__ import annotations

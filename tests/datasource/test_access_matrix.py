@@ -6,12 +6,12 @@ source on a real PostgreSQL database, its schema read, saved queries, an executi
 The source is an admin's; the saved queries (one private, one public) and the execution are the
 ``owner``'s, an editor. ``granted`` holds role permissions naming exactly these objects by id
 (``read``, ``update``, ``execute`` on the source, ``update`` on the query), ``granted others`` the
-same permissions naming other objects; ``viewer`` has the
-built-in viewer's; ``same tenant`` has no permission at all; ``other tenant`` is an admin of its own
-tenant; ``…, public query`` meet the public saved query (the same source and execution), the other
-tenant's without any permission in its own tenant (its lists hold only its own and public rows);
-``alert service`` sends the alert service's token naming this tenant (or another) and no user: it
-runs the tenant's saved queries in a batch and nothing else.
+same permissions naming other objects; ``editor`` is another editor than the owner; ``viewer`` has
+the built-in viewer's; ``same tenant`` has no permission at all; ``other tenant`` is an admin of
+its own tenant; ``…, public query`` meet the public saved query (the same source and execution),
+the other tenant's without any permission in its own tenant (its lists hold only its own and public
+rows); ``alert service`` sends the alert service's token naming this tenant (or another) and no
+user: it runs the tenant's saved queries in a batch and nothing else.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ ACTORS = (
     "owner",
     "granted",
     "granted others",
+    "editor",
     "viewer",
     "same tenant",
     "same tenant, public query",
@@ -80,23 +81,23 @@ def _item_status(response: httpx.Response) -> Outcome:
 
 
 # A service token is no user: every route but the batch refuses it as no valid token.
-#                admin owner grant other view st   stp  ot   otp  svc  svco none
-SOURCE_READ = (200, 200, 200, 404, 200, 404, 404, 404, 404, 401, 401, 401)
-SOURCE_UPDATE = (200, 403, 200, 404, 403, 404, 404, 404, 404, 401, 401, 401)
-SOURCE_DELETE = (204, 403, 403, 404, 403, 404, 404, 404, 404, 401, 401, 401)
-SOURCE_EXECUTE = (200, 200, 200, 404, 403, 404, 404, 404, 404, 401, 401, 401)
-SOURCE_CREATE = (201, 403, 403, 403, 403, 403, 403, 201, 403, 401, 401, 401)
-SOURCE_LIST = (SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, HIDDEN, HIDDEN, 401, 401, 401)
-QUERY_VIEW = (200, 200, 200, 404, 200, 404, 200, 404, 404, 401, 401, 401)
-QUERY_EDIT = (200, 200, 200, 404, 403, 404, 403, 404, 404, 401, 401, 401)
-QUERY_DELETE = (204, 204, 403, 404, 403, 404, 403, 404, 404, 401, 401, 401)
+#                admin owner grant other edit view st   stp  ot   otp  svc  svco none
+SOURCE_READ = (200, 200, 200, 404, 200, 200, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_UPDATE = (200, 403, 200, 404, 403, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_DELETE = (204, 403, 403, 404, 403, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_EXECUTE = (200, 200, 200, 404, 200, 403, 404, 404, 404, 404, 401, 401, 401)
+SOURCE_CREATE = (201, 403, 403, 403, 403, 403, 403, 403, 201, 403, 401, 401, 401)
+SOURCE_LIST = (SEES, SEES, SEES, HIDDEN, SEES, SEES, HIDDEN, HIDDEN, HIDDEN, HIDDEN, 401, 401, 401)
+QUERY_VIEW = (200, 200, 200, 404, 200, 200, 404, 200, 404, 404, 401, 401, 401)
+QUERY_EDIT = (200, 200, 200, 404, 403, 403, 404, 403, 404, 404, 401, 401, 401)
+QUERY_DELETE = (204, 204, 403, 404, 403, 403, 404, 403, 404, 404, 401, 401, 401)
 # Another tenant may create queries in its own tenant, but not on this tenant's source (422).
-QUERY_CREATE = (201, 201, 403, 403, 403, 403, 403, 422, 403, 401, 401, 401)
-QUERY_LIST = (SEES, SEES, SEES, HIDDEN, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401, 401, 401)
+QUERY_CREATE = (201, 201, 403, 403, 201, 403, 403, 403, 422, 403, 401, 401, 401)
+QUERY_LIST = (SEES, SEES, SEES, HIDDEN, SEES, SEES, HIDDEN, SEES, HIDDEN, HIDDEN, 401, 401, 401)
 # The alert service runs any saved query of the tenant its token names, and only in a batch.
-BATCH = (200, 200, 200, 404, 200, 404, 200, 404, 404, 200, 404, 401)
+BATCH = (200, 200, 200, 404, 200, 200, 404, 200, 404, 404, 200, 404, 401)
 # The starter or an admin; another user of the tenant is refused, another tenant finds nothing.
-EXECUTION = (200, 200, 403, 403, 403, 403, 403, 404, 404, 401, 401, 401)
+EXECUTION = (200, 200, 403, 403, 403, 403, 403, 403, 404, 404, 401, 401, 401)
 
 MATRIX = Matrix(
     "datasource",
@@ -244,6 +245,8 @@ class World:
             )
         if actor == "viewer":
             return Actor(self.tenant, VIEWER)
+        if actor == "editor":
+            return Actor(self.tenant, EDITOR)
         if actor.startswith("same tenant"):
             return Actor(self.tenant, [])
         if actor == "other tenant, public query":

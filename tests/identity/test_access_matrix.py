@@ -3,11 +3,12 @@ against tenants, users, roles, permissions and API keys made through it, with re
 ``lookout_testing.access``).
 
 ``admin`` signed the tenant up, ``API key`` is the admin's token from one of its API keys (no
-session: a logout is refused, not a 204 that ends nothing); ``granted`` holds a custom role naming exactly the target user and
-the target role by id (``user:admin``, ``role:admin``) and reading the tenant; ``member`` is a
-built-in viewer; ``other tenant`` is another tenant's admin; ``service token`` is the alert
-service's token for the tenant (client credentials), which is no user. Sign-up, login, refresh, machine tokens
-and the public keys are open to anyone by design: their rows say so.
+session: a logout is refused, not a 204 that ends nothing); ``granted`` holds a custom role naming
+exactly the target user and the target role by id (``user:admin``, ``role:admin``) and reading the
+tenant; ``member`` is a built-in viewer; ``other tenant`` is another tenant's admin;
+``service token`` is the alert service's token for the tenant (client credentials), no user.
+Sign-up, login, refresh, machine tokens and the public keys are open to anyone by design: their
+rows say so.
 """
 
 from __future__ import annotations

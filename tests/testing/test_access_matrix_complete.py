@@ -1,7 +1,8 @@
 """No route without its access rows: every route of every service's app (``PUBLIC_ROUTES`` aside:
-health, metrics, docs) has a row in ``tests/<service>/test_access_matrix.py``'s ``MATRIX``, and every
-row names a route the app has. A service with no routes of its own needs no matrix yet; the day it
-gets one, this fails until the route's rows are written (format: ``lookout_testing.access``)."""
+health, metrics, docs) has a row in ``tests/<service>/test_access_matrix.py``'s ``MATRIX``, and
+every row names a route the app has. A service with no routes of its own needs no matrix yet; the
+day it gets one, this fails until the route's rows are written (format:
+``lookout_testing.access``)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ async def refresh(body: RefreshRequest, components: ComponentsDep) -> TokenRespo
     "/auth/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the caller's session",
-    responses={401: {}},
+    responses={401: {}, 409: {"description": "a token from an API key: it has no session"}},
 )
 async def logout(caller: CurrentCaller, components: ComponentsDep) -> Response:
     await sessions.logout(components, caller)

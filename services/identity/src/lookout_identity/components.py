@@ -14,6 +14,7 @@ from lookout_kit.auth.verify import TokenVerifier
 from lookout_kit.dependencies import component
 
 from lookout_identity.keyring import DatabaseKeySource, KeyRing
+from lookout_identity.open_limits import OpenLimits
 from lookout_identity.passwords import Passwords
 from lookout_identity.settings import Settings
 
@@ -61,4 +62,4 @@ ComponentsDep = Annotated[Components, Depends(component(Components))]
 
 
 def components(settings: Settings) -> list[Component]:
-    return [Components(settings)]
+    return [Components(settings), OpenLimits(settings.open_rate_per_s, settings.open_burst)]

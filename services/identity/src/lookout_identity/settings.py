@@ -56,6 +56,11 @@ class Settings(SecretBoxSettings, ServiceSettings):
     # request beyond the queue is answered 503 busy with Retry-After.
     argon2_concurrency: int = Field(default=4, ge=1)
     argon2_queue: int = Field(default=16, ge=0)
+
+    # Requests per client address to the open endpoints (sign-up, login, refresh, machine tokens),
+    # per replica: sustained rate and burst; beyond, 429 rate_limited with Retry-After.
+    open_rate_per_s: float = Field(default=20.0, gt=0)
+    open_burst: int = Field(default=200, ge=1)
     password_min_length: int = Field(default=12, ge=8)
 
     # Failed-login throttling: after `threshold` failures within `window`, lock for a backoff

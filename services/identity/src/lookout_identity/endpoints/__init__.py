@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from lookout_identity.endpoints import api_keys, auth, roles, tenants, users
+from lookout_identity.open_limits import limit_open_endpoints
+
+# The open endpoints (sign-up, login, refresh, machine tokens) are auth's: a limit per address.
+_limited_auth = APIRouter(
+    dependencies=[Depends(limit_open_endpoints)],
+    responses={429: {"description": "too many requests from this address (Retry-After)"}},
+)
+_limited_auth.include_router(auth.router)
 
 ROUTERS: list[APIRouter] = [
-    auth.router,
+    _limited_auth,
     users.router,
     tenants.router,
     roles.router,

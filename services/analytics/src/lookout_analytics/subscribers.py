@@ -34,15 +34,15 @@ class _GiveUp(Exception):
     """ClickHouse refused the mutation ``ATTEMPTS`` times."""
 
 
-def mutations_client(runtime_settings: Settings, session: aiohttp.ClientSession) -> ClickHouse:
+def mutations_client(settings: Settings, session: aiohttp.ClientSession) -> ClickHouse:
     """ClickHouse as the user that may run mutations (reads use the read-only user)."""
-    assert runtime_settings.clickhouse_url is not None
+    assert settings.clickhouse_url is not None
     return ClickHouse(
         session,
-        url=runtime_settings.clickhouse_url,
-        database=runtime_settings.clickhouse_database,
-        user=runtime_settings.clickhouse_mutations_user,
-        password=runtime_settings.clickhouse_mutations_password,
+        url=settings.clickhouse_url,
+        database=settings.clickhouse_database,
+        user=settings.clickhouse_mutations_user,
+        password=settings.clickhouse_mutations_password,
     )
 
 

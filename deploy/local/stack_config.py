@@ -358,6 +358,23 @@ serverurl=unix://{plan.socket}
 
 
 NOT_FOUND_BODY = '{"error":{"code":"not_found","message":"no such route","details":{}}}'
+RATE_LIMITED_BODY = (
+    '{"error":{"code":"rate_limited","message":"too many requests from this address; retry later",'
+    '"details":{"retry_after_s":1}}}'
+)
+# identity's endpoints that need no token (sign-up, login, refresh, machine tokens): limited per
+# client address at the gateway (identity limits them per replica too).
+IDENTITY_OPEN_PATHS = (
+    "signup",
+    "auth/login",
+    "auth/refresh",
+    "auth/api-key-token",
+    "auth/service-token",
+)
+# Per client address: sustained rate, and the burst taken at once (the test suite's own sign-ups
+# and logins come from one address).
+OPEN_RATE_PER_S = 20
+OPEN_BURST = 200
 
 
 def render_nginx_conf(plan: StackPlan) -> str:
@@ -374,6 +391,15 @@ def render_nginx_conf(plan: StackPlan) -> str:
             f"        location = /api/{service} {{ return 308 /api/{service}/; }}\n"
             f"        location /api/{service}/ {{ proxy_pass http://{service}/; }}\n"
         )
+        if service == "identity":
+            locations.extend(
+                f"        location = /api/identity/{path} {{\n"
+                f"            limit_req zone=identity_open burst={OPEN_BURST} nodelay;\n"
+                "            error_page 429 = @rate_limited;\n"
+                f"            proxy_pass http://identity/{path};\n"
+                "        }\n"
+                for path in IDENTITY_OPEN_PATHS
+            )
     # The dashboard benchmark's floor: the same gateway path to a bare app (502 when not running).
     upstreams.append(
         f"    upstream bench_floor {{\n        server {HOST}:{BENCH_FLOOR_PORT};\n"
@@ -420,6 +446,10 @@ http {{
         ""      "";
     }}
 
+    # identity's open endpoints: requests per client address (see IDENTITY_OPEN_PATHS).
+    limit_req_zone $binary_remote_addr zone=identity_open:10m rate={OPEN_RATE_PER_S}r/s;
+    limit_req_status 429;
+
 {"".join(upstreams)}
     server {{
         listen {HOST}:{GATEWAY_PORT};
@@ -458,6 +488,14 @@ http {{
         }}
 
 {"".join(locations)}
+        location @rate_limited {{
+            # A location's own add_header drops the server's: the request id is set again.
+            default_type application/json;
+            add_header X-Request-ID $lookout_request_id always;
+            add_header Retry-After 1 always;
+            return 429 '{RATE_LIMITED_BODY}';
+        }}
+
         location / {{
             default_type application/json;
             return 404 '{NOT_FOUND_BODY}';

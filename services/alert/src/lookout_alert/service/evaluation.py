@@ -32,7 +32,7 @@ from lookout_alert.service.channels.base import Message
 from lookout_alert.service.conditions import ConditionError, decide, observe
 from lookout_alert.service.engine import Engine
 from lookout_alert.service.notifications import deliver, delivery_events
-from lookout_alert.service.query_runner import run_saved_query
+from lookout_alert.service.query_runner import QueryOutcome, run_saved_query
 
 
 def _silenced(row: AlertRow, now: datetime) -> bool:
@@ -58,17 +58,21 @@ def _state_event(type_: str, row: AlertRow, history_id: Any, outcome: Any, value
     return make_event(type_, tenant_id=row.tenant_id, subject_id=row.id, data=data)
 
 
-async def evaluate(engine: Engine, row: AlertRow, *, owner: str) -> Evaluation | None:
-    """Evaluate ``row`` (leased by ``owner``); None when the lease was lost meanwhile."""
+async def evaluate(
+    engine: Engine, row: AlertRow, *, owner: str, ran: QueryOutcome | None = None
+) -> Evaluation | None:
+    """Evaluate ``row`` (leased by ``owner``) on ``ran``, its query's outcome when the scheduler
+    ran it in a batch (else it is run here); None when the lease was lost meanwhile."""
     settings = engine.settings
     condition = Condition.model_validate(row.condition_config)
-    ran = await run_saved_query(
-        engine.datasource,
-        row.tenant_id,
-        row.query_id,
-        row.parameter_values,
-        settings.query_row_limit,
-    )
+    if ran is None:
+        ran = await run_saved_query(
+            engine.datasource,
+            row.tenant_id,
+            row.query_id,
+            row.parameter_values,
+            settings.query_row_limit,
+        )
     error, value = ran.error, None
     if ran.result is not None:
         try:

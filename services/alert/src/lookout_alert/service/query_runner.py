@@ -9,6 +9,8 @@ its creator may view, with values that suit it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -39,34 +41,19 @@ def _failed(message: str, execution_id: Any = None) -> QueryOutcome:
     )
 
 
-async def run_saved_query(
-    client: ServiceClient | None,
-    tenant_id: UUID,
-    query_id: UUID | None,
-    values: dict[str, Any],
-    row_limit: int,
-) -> QueryOutcome:
-    if query_id is None:
-        return _failed("the alert has no saved query")
-    if client is None:
-        return _failed("service calls are not configured (no service secret)")
-    item = {"saved_query_id": str(query_id), "values": values, "row_limit": row_limit}
+MAX_BATCH = 50
+"""The datasource batch endpoint's limit."""
+
+Run = tuple[UUID, dict[str, Any]]
+"""A saved query and the values it runs with."""
+
+
+def _outcome(item: Any) -> QueryOutcome:
     try:
-        response = await client.request(
-            "POST", BATCH_PATH, tenant_id=tenant_id, json={"items": [item]}
-        )
-    except ServiceUnavailable:
-        return _failed("the datasource service is unavailable")
-    except ServiceCredentialsRefused:
-        return _failed("identity refused this service's credentials")
-    if response.status_code != 200:
-        return _failed(f"the datasource service answered {response.status_code}")
-    try:
-        [outcome] = response.json()["items"]
-        if not outcome["ok"]:
-            error = outcome["error"]
+        if not item["ok"]:
+            error = item["error"]
             return _failed(f"{error['code']}: {error['message']}", error.get("execution_id"))
-        result = outcome["result"]
+        result = item["result"]
         return QueryOutcome(
             result=Result(
                 columns=[column["name"] for column in result["columns"]], rows=result["rows"]
@@ -76,6 +63,77 @@ async def run_saved_query(
         )
     except (ValueError, KeyError, TypeError):
         return _failed("the datasource service's answer was not understood")
+
+
+async def _batch(
+    client: ServiceClient, tenant_id: UUID, runs: list[Run], row_limit: int
+) -> list[QueryOutcome]:
+    items = [
+        {"saved_query_id": str(query_id), "values": values, "row_limit": row_limit}
+        for query_id, values in runs
+    ]
+    try:
+        response = await client.request(
+            "POST", BATCH_PATH, tenant_id=tenant_id, json={"items": items}
+        )
+    except ServiceUnavailable:
+        return [_failed("the datasource service is unavailable")] * len(runs)
+    except ServiceCredentialsRefused:
+        return [_failed("identity refused this service's credentials")] * len(runs)
+    if response.status_code != 200:
+        return [_failed(f"the datasource service answered {response.status_code}")] * len(runs)
+    try:
+        outcomes = [_outcome(item) for item in response.json()["items"]]
+    except (ValueError, KeyError, TypeError):
+        outcomes = []
+    if len(outcomes) != len(runs):
+        return [_failed("the datasource service's answer was not understood")] * len(runs)
+    return outcomes
+
+
+def _key(run: Run) -> str:
+    return f"{run[0]}:{json.dumps(run[1], sort_keys=True, default=str)}"
+
+
+async def run_saved_queries(
+    client: ServiceClient | None, tenant_id: UUID, runs: list[Run | None], row_limit: int
+) -> list[QueryOutcome]:
+    """Each run's outcome, in order (``None``: an alert without a saved query). One tenant's runs
+    go in batches of up to ``MAX_BATCH``; the same query with the same values runs once (its
+    result read by every alert that asked for it, in the same round)."""
+    if client is None:
+        return [_failed("service calls are not configured (no service secret)")] * len(runs)
+    distinct: dict[str, Run] = {}
+    for run in runs:
+        if run is not None:
+            distinct.setdefault(_key(run), run)
+    keys = list(distinct)
+    chunks = [keys[index : index + MAX_BATCH] for index in range(0, len(keys), MAX_BATCH)]
+    answers = await asyncio.gather(
+        *(
+            _batch(client, tenant_id, [distinct[key] for key in chunk], row_limit)
+            for chunk in chunks
+        )
+    )
+    by_key = {key: outcome for chunk, outcomes in zip(chunks, answers, strict=True)
+              for key, outcome in zip(chunk, outcomes, strict=True)}  # fmt: skip
+    return [
+        _failed("the alert has no saved query") if run is None else by_key[_key(run)]
+        for run in runs
+    ]
+
+
+async def run_saved_query(
+    client: ServiceClient | None,
+    tenant_id: UUID,
+    query_id: UUID | None,
+    values: dict[str, Any],
+    row_limit: int,
+) -> QueryOutcome:
+    """One alert's run (evaluate now)."""
+    run = None if query_id is None else (query_id, values)
+    [outcome] = await run_saved_queries(client, tenant_id, [run], row_limit)
+    return outcome
 
 
 def _refused(field: str, message: str, code: str) -> Invalid:

@@ -1,6 +1,7 @@
 """The scheduler: a kit ``Worker`` per replica whose round leases due alerts with the kit's
-``claim_due`` (``FOR UPDATE SKIP LOCKED``: concurrent replicas never get the same alert), evaluates
-them concurrently and completes each lease with the alert's next run. So each due evaluation runs
+``claim_due`` (``FOR UPDATE SKIP LOCKED``: concurrent replicas never get the same alert), runs each
+tenant's queries in the datasource's batches (the same query with the same values once), evaluates
+the alerts concurrently and completes each lease with the alert's next run. So each due evaluation runs
 once whatever the number of replicas; a replica that dies holds its alerts until their lease
 (``scheduler_lease_s``) expires, then another evaluates them.
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from uuid import UUID
 
 from lookout_kit.app import Runtime
 from lookout_kit.lease import claim_due, complete, new_owner
@@ -21,16 +23,19 @@ from lookout_alert.repository.alerts import AlertRow
 from lookout_alert.schemas.history import Evaluation
 from lookout_alert.service.engine import Engine
 from lookout_alert.service.evaluation import evaluate
+from lookout_alert.service.query_runner import QueryOutcome, run_saved_queries
 from lookout_alert.service.schedules import next_run
 
 logger = logging.getLogger("lookout.alert.scheduler")
 
 
-async def evaluate_and_reschedule(engine: Engine, row: AlertRow, owner: str) -> Evaluation | None:
-    """Evaluate a leased alert, then end the lease with its next run (none when it was
-    deactivated meanwhile)."""
+async def evaluate_and_reschedule(
+    engine: Engine, row: AlertRow, owner: str, ran: QueryOutcome | None = None
+) -> Evaluation | None:
+    """Evaluate a leased alert (on ``ran``, its query's outcome, when already run), then end the
+    lease with its next run (none when it was deactivated meanwhile)."""
     try:
-        return await evaluate(engine, row, owner=owner)
+        return await evaluate(engine, row, owner=owner, ran=ran)
     except Exception:
         logger.exception("an alert's evaluation failed", extra={"alert_id": str(row.id)})
         return None
@@ -66,10 +71,36 @@ class Scheduler:
             lease_s=settings.scheduler_lease_s,
             owner=self.owner,
         )
-        await asyncio.gather(
-            *(evaluate_and_reschedule(self.engine, AlertRow.of(row), self.owner) for row in rows)
-        )
+        by_tenant: dict[UUID, list[AlertRow]] = {}
+        for record in rows:
+            row = AlertRow.of(record)
+            by_tenant.setdefault(row.tenant_id, []).append(row)
+        await asyncio.gather(*(self._evaluate(tenant_rows) for tenant_rows in by_tenant.values()))
         return AT_ONCE if len(rows) == settings.scheduler_batch else IDLE
+
+    async def _evaluate(self, rows: list[AlertRow]) -> None:
+        """One tenant's due alerts: their queries in the tenant's batches, then each evaluated."""
+        try:
+            outcomes: list[QueryOutcome | None] = list(
+                await run_saved_queries(
+                    self.engine.datasource,
+                    rows[0].tenant_id,
+                    [
+                        None if alert.query_id is None else (alert.query_id, alert.parameter_values)
+                        for alert in rows
+                    ],
+                    self.engine.settings.query_row_limit,
+                )
+            )
+        except Exception:
+            logger.exception("a tenant's queries could not be run")
+            outcomes = [None] * len(rows)  # each alert runs its own
+        await asyncio.gather(
+            *(
+                evaluate_and_reschedule(self.engine, row, self.owner, ran)
+                for row, ran in zip(rows, outcomes, strict=True)
+            )
+        )
 
     async def start(self, runtime: Runtime) -> None:
         if self.engine.settings.scheduler_enabled:

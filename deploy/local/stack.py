@@ -56,6 +56,8 @@ APT_PACKAGES = {
     "clickhouse-server": "clickhouse-server",
     "clickhouse-client": "clickhouse-client",
     "nginx": "nginx-light",
+    # The analytics console's browser test drives Debian's Chromium with Playwright (no download).
+    "chromium": "chromium",
 }
 RUNNING_STATES = {"RUNNING"}
 

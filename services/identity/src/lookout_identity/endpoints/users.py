@@ -34,7 +34,7 @@ async def list_users(
     "/users",
     status_code=status.HTTP_201_CREATED,
     summary="Create a user",
-    responses={409: {}, 422: {}},
+    responses={409: {}, 422: {}, 503: {"description": "busy: too many password hashes at once"}},
 )
 async def create_user(
     body: UserCreate, caller: CurrentCaller, components: ComponentsDep

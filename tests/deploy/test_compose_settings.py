@@ -207,3 +207,26 @@ def test_a_data_source_may_never_point_at_the_compose_network() -> None:
         policy = EgressPolicy.from_settings(settings_from("datasource", environment))
         for address in (subnet[1], subnet[10], subnet[-2]):
             assert policy.refusal(address, 5432) == "one of the platform's own servers", address
+
+
+def grace_period_s(text: str) -> float:
+    """A compose duration (``45s``, ``1m30s``) in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {text}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_a_stop_outlasts_the_drain_and_the_last_flush(name: str) -> None:
+    """Compose's SIGKILL comes after uvicorn's drain and the app's shutdown (ingestion's last
+    flush, its longest): a stop never cuts a flush short."""
+    settings = settings_of(name)
+    flush = getattr(settings, "revoke_flush_timeout_s", 0.0)
+    grace = grace_period_s(str(SERVICES[name].get("stop_grace_period", "10s")))
+    assert grace > settings.graceful_shutdown_s + flush, (name, grace)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_producers_are_idempotent_in_production(name: str) -> None:
+    assert settings_of(name).kafka_idempotent_producer is True

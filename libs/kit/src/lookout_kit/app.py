@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import aiohttp
@@ -31,7 +32,7 @@ from lookout_kit.metrics import metrics_endpoint
 from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.openapi import install_error_documentation
-from lookout_kit.relay import OutboxRelay
+from lookout_kit.relay import OutboxRelay, make_producer
 from lookout_kit.settings import AuthSettings, ServiceSettings
 from lookout_kit.telemetry import configure_tracing
 
@@ -168,7 +169,9 @@ def create_service_app(
     configure_tracing(
         settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_sample_ratio
     )
-    kafka = broker or create_broker(settings.kafka_bootstrap_servers)
+    kafka = broker or create_broker(
+        settings.kafka_bootstrap_servers, idempotent=settings.kafka_idempotent_producer
+    )
     for subscriber_router in subscribers:
         kafka.include_router(subscriber_router)
     authenticator = _authenticator(settings, auth)
@@ -203,6 +206,9 @@ def create_service_app(
                     prune_interval_s=settings.outbox_prune_interval_s,
                     linger_s=settings.outbox_linger_s,
                     inbox_retention=timedelta(hours=settings.inbox_retention_hours),
+                    producer_factory=partial(
+                        make_producer, idempotent=settings.kafka_idempotent_producer
+                    ),
                 )
         if settings.clickhouse_url:
             runtime.http_session = client_session()
@@ -222,6 +228,7 @@ def create_service_app(
                     bootstrap_servers=settings.kafka_bootstrap_servers,
                     topics=topics,
                     partitions=settings.kafka_topic_partitions,
+                    replication_factor=settings.kafka_replication_factor,
                 )
             )
         )

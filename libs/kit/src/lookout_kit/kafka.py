@@ -19,15 +19,17 @@ logger = logging.getLogger("lookout.kafka")
 CONNECT_BACKOFF = Backoff(initial_s=0.2, max_s=5.0)
 
 
-def create_broker(bootstrap_servers: str) -> KafkaBroker:
+def create_broker(bootstrap_servers: str, *, idempotent: bool = False) -> KafkaBroker:
     """A broker whose subscribers continue the producer's trace (``traceparent`` header).
+    ``idempotent``: its producer's retries write nothing twice (the local broker, Tansu, has no
+    idempotent producer: ``kafka_idempotent_producer`` is off by default, on in production).
 
     The client's default request timeout (40 s) stays: a JoinGroup request legitimately waits for the
     group's rebalance, which takes longer than a short timeout allows."""
     return KafkaBroker(
         bootstrap_servers,
         middlewares=[KafkaTelemetryMiddleware()],
-        enable_idempotence=False,  # the local broker (Tansu) has no idempotent producer
+        enable_idempotence=idempotent,
         logger=logging.getLogger("lookout.faststream"),
         log_level=logging.DEBUG,  # "Received"/"Processed" per message: debug, not info
     )
@@ -40,12 +42,15 @@ async def start_with_retry(
     bootstrap_servers: str,
     topics: list[str],
     partitions: int,
+    replication_factor: int = 1,
 ) -> None:
     """Create the topics, then start the broker, retrying with backoff while Kafka is unreachable
     (``/readyz`` says so meanwhile). Returns when connected, or when ``stopping`` is set."""
 
     async def connect() -> None:
-        await ensure_topics(bootstrap_servers, topics, partitions=partitions)
+        await ensure_topics(
+            bootstrap_servers, topics, partitions=partitions, replication_factor=replication_factor
+        )
         await broker.start()
 
     async def disconnect(_error: BaseException) -> None:
@@ -77,10 +82,16 @@ def subscribed_topics(broker: KafkaBroker) -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: list[str], *, partitions: int, timeout_s: float = 10.0
+    bootstrap_servers: str,
+    topics: list[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+    timeout_s: float = 10.0,
 ) -> None:
     """Create the topics that do not exist yet, so consumers get partitions from their first poll
-    (a group subscribed to a missing topic would wait for a metadata refresh)."""
+    (a group subscribed to a missing topic would wait for a metadata refresh). An existing topic
+    is left as it is (its partitions and replicas are the operator's)."""
     if not topics:
         return
     admin = AIOKafkaAdminClient(
@@ -90,7 +101,7 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
             for name in topics
             if name not in existing
         ]

@@ -196,7 +196,10 @@ async def _dead_letter(
     topic = f"{settings.service_name}.dlq"
     if topic not in _dlq_topics_made:
         await ensure_topics(
-            settings.kafka_bootstrap_servers, [topic], partitions=settings.kafka_topic_partitions
+            settings.kafka_bootstrap_servers,
+            [topic],
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
         )
         _dlq_topics_made.add(topic)
     headers = dead_letter_headers(

@@ -111,12 +111,15 @@ DELETE FROM inbox WHERE ctid IN (
 as the event can be delivered again, so ids older than ``inbox_retention`` go with the outbox's."""
 
 
-def make_producer(bootstrap_servers: str, request_timeout_ms: int) -> AIOKafkaProducer:
-    # No idempotence or transactions: the local broker (Tansu) supports neither; see the module doc.
+def make_producer(
+    bootstrap_servers: str, request_timeout_ms: int, *, idempotent: bool = False
+) -> AIOKafkaProducer:
+    # Idempotence only where the broker has it (``kafka_idempotent_producer``: not the local
+    # Tansu); no transactions either way, see the module doc.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         acks="all",
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
         linger_ms=0,
         max_batch_size=512 * 1024,
         request_timeout_ms=request_timeout_ms,

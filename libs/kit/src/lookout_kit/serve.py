@@ -23,5 +23,5 @@ def main() -> None:
         access_log=settings.access_log,
         # The kit's one middleware applies X-Forwarded-* from the gateway (forwarded_allow_ips).
         proxy_headers=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
     )

@@ -157,6 +157,23 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = Field(
         default=6, ge=1, description="Partitions of topics it creates"
     )
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=7,
+        description="Replicas of each topic it creates: 3 on a production cluster, 1 locally",
+    )
+    kafka_idempotent_producer: bool = Field(
+        default=False,
+        description="Idempotent producers (a retried send is not written twice): on with Kafka"
+        " in production; the local broker (Tansu) refuses it",
+    )
+    graceful_shutdown_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="On SIGTERM, how long requests in flight and the app's shutdown may take",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Addresses whose X-Forwarded-* headers are trusted (the gateway)",

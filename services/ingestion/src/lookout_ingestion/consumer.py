@@ -89,10 +89,11 @@ class IngestionConsumer:
             settings.kafka_bootstrap_servers,
             [settings.dlq_topic],
             partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
         )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            enable_idempotence=False,  # the local broker (Tansu) has no idempotent producer
+            enable_idempotence=settings.kafka_idempotent_producer,
             acks="all",
             linger_ms=5,
         )

@@ -253,11 +253,11 @@ async def delete_tenant(conn: asyncpg.Connection, tenant_id: UUID) -> list[UUID]
     return [record["id"] for record in records]
 
 
-async def unschedule_inactive(conn: asyncpg.Connection, tenant_id: UUID, alert_id: UUID) -> None:
-    """No next run for an alert deactivated while it was being evaluated."""
+async def unschedule_inactive(conn: asyncpg.Connection, alert_ids: list[UUID]) -> None:
+    """No next run for alerts deactivated while they were being evaluated (the scheduler's, across
+    tenants like its claim: the ids are those it leased)."""
     await conn.execute(
         "UPDATE alerts SET next_run_at = NULL "
-        "WHERE tenant_id = $1 AND id = $2 AND NOT is_active AND next_run_at IS NOT NULL",
-        tenant_id,
-        alert_id,
+        "WHERE id = ANY($1::uuid[]) AND NOT is_active AND next_run_at IS NOT NULL",
+        alert_ids,
     )

@@ -1,7 +1,7 @@
 """The scheduler: a kit ``Worker`` per replica whose round leases due alerts with the kit's
 ``claim_due`` (``FOR UPDATE SKIP LOCKED``: concurrent replicas never get the same alert), runs each
 tenant's queries in the datasource's batches (the same query with the same values once), evaluates
-the alerts concurrently and completes each lease with the alert's next run. So each due evaluation runs
+the alerts concurrently and completes the leases with their next runs (one statement per schedule). So each due evaluation runs
 once whatever the number of replicas; a replica that dies holds its alerts until their lease
 (``scheduler_lease_s``) expires, then another evaluates them.
 
@@ -15,7 +15,7 @@ import logging
 from uuid import UUID
 
 from lookout_kit.app import Runtime
-from lookout_kit.lease import claim_due, complete, new_owner
+from lookout_kit.lease import NextRun, claim_due, complete, new_owner
 from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
 
 from lookout_alert.repository import alerts
@@ -24,27 +24,44 @@ from lookout_alert.schemas.history import Evaluation
 from lookout_alert.service.engine import Engine
 from lookout_alert.service.evaluation import evaluate
 from lookout_alert.service.query_runner import QueryOutcome, run_saved_queries
-from lookout_alert.service.schedules import next_run
+from lookout_alert.service.schedules import next_run_of
 
 logger = logging.getLogger("lookout.alert.scheduler")
 
 
-async def evaluate_and_reschedule(
+async def evaluate_safely(
     engine: Engine, row: AlertRow, owner: str, ran: QueryOutcome | None = None
 ) -> Evaluation | None:
-    """Evaluate a leased alert (on ``ran``, its query's outcome, when already run), then end the
-    lease with its next run (none when it was deactivated meanwhile)."""
+    """Evaluate a leased alert (on ``ran``, its query's outcome, when already run); an unexpected
+    failure is logged, not raised (the alert is rescheduled all the same)."""
     try:
         return await evaluate(engine, row, owner=owner, ran=ran)
     except Exception:
         logger.exception("an alert's evaluation failed", extra={"alert_id": str(row.id)})
         return None
+
+
+async def reschedule(engine: Engine, rows: list[AlertRow], owner: str) -> None:
+    """End ``owner``'s leases of ``rows`` with each one's next run, alerts of one schedule in one
+    statement (an interval counts from the database's now); none for those deactivated
+    meanwhile."""
+    due: dict[NextRun, list[UUID]] = {}
+    for row in rows:
+        due.setdefault(next_run_of(row.schedule), []).append(row.id)
+    async with engine.pool.acquire() as conn, conn.transaction():
+        for when, ids in due.items():
+            await complete(conn, alerts.TABLE, ids, owner=owner, next_run=when)
+        await alerts.unschedule_inactive(conn, [row.id for row in rows])
+
+
+async def evaluate_and_reschedule(
+    engine: Engine, row: AlertRow, owner: str, ran: QueryOutcome | None = None
+) -> Evaluation | None:
+    """One alert evaluated, then rescheduled (evaluate now)."""
+    try:
+        return await evaluate_safely(engine, row, owner, ran)
     finally:
-        async with engine.pool.acquire() as conn, conn.transaction():
-            await complete(
-                conn, alerts.TABLE, [row.id], owner=owner, next_run=next_run(row.schedule)
-            )
-            await alerts.unschedule_inactive(conn, row.tenant_id, row.id)
+        await reschedule(engine, [row], owner)
 
 
 class Scheduler:
@@ -95,12 +112,15 @@ class Scheduler:
         except Exception:
             logger.exception("a tenant's queries could not be run")
             outcomes = [None] * len(rows)  # each alert runs its own
-        await asyncio.gather(
-            *(
-                evaluate_and_reschedule(self.engine, row, self.owner, ran)
-                for row, ran in zip(rows, outcomes, strict=True)
+        try:
+            await asyncio.gather(
+                *(
+                    evaluate_safely(self.engine, row, self.owner, ran)
+                    for row, ran in zip(rows, outcomes, strict=True)
+                )
             )
-        )
+        finally:
+            await reschedule(self.engine, rows, self.owner)
 
     async def start(self, runtime: Runtime) -> None:
         if self.engine.settings.scheduler_enabled:

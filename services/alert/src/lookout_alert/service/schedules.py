@@ -43,3 +43,11 @@ def next_run(schedule: dict[str, Any], now: datetime | None = None) -> datetime:
         return now + timedelta(seconds=int(schedule["seconds"]))
     following: datetime = croniter(schedule["expression"], now).get_next(datetime)
     return following
+
+
+def next_run_of(schedule: dict[str, Any]) -> datetime | timedelta:
+    """What a completed lease's next run is (``lookout_kit.lease.complete``): an interval as a
+    delay from the database's now, a cron schedule as its next time."""
+    if schedule["kind"] == "interval":
+        return timedelta(seconds=int(schedule["seconds"]))
+    return next_run(schedule)

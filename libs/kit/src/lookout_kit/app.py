@@ -33,7 +33,7 @@ from lookout_kit.middleware import RequestContextMiddleware
 from lookout_kit.migrate import apply_migrations
 from lookout_kit.openapi import install_error_documentation
 from lookout_kit.relay import OutboxRelay, make_producer
-from lookout_kit.settings import AuthSettings, ServiceSettings
+from lookout_kit.settings import AuthSettings, ServiceSettings, networks_of
 from lookout_kit.telemetry import configure_tracing
 
 logger = logging.getLogger("lookout.app")
@@ -271,12 +271,16 @@ def create_service_app(
             kafka.context.reset_global(RUNTIME_CONTEXT_KEY)
             logger.info("service stopped")
 
+    docs = settings.serves_docs
     app = FastAPI(
         title=title,
         version=version,
         description=description,
         lifespan=lifespan,
         telemetry=NO_FASTAPI_TELEMETRY,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     kinds = [type(part) for part in components]
     if len(set(kinds)) != len(kinds):
@@ -325,7 +329,7 @@ def create_service_app(
 
     app.add_api_route(
         "/metrics",
-        metrics_endpoint,
+        metrics_endpoint(networks_of(settings.metrics_allow_ips)),
         methods=["GET"],
         tags=["health"],
         summary="Prometheus metrics",
@@ -333,9 +337,13 @@ def create_service_app(
         response_class=Response,
     )
 
-    @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's topics")
-    async def asyncapi() -> Any:
-        return asyncapi_document(kafka, title=title, version=version)
+    if docs:
+
+        @app.get(
+            "/asyncapi.json", tags=["docs"], summary="AsyncAPI document of this service's topics"
+        )
+        async def asyncapi() -> Any:
+            return asyncapi_document(kafka, title=title, version=version)
 
     for router in routers:
         app.include_router(router)

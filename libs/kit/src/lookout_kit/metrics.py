@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException
+
+from lookout_kit.settings import Network, in_networks
 
 HTTP_REQUESTS = Counter(
     "lookout_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
@@ -16,5 +21,13 @@ HTTP_LATENCY = Histogram(
 )
 
 
-async def metrics_endpoint() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics_endpoint(allowed: list[Network]) -> Callable[[Request], Awaitable[Response]]:
+    """``/metrics`` for clients in ``allowed`` (Prometheus inside the cluster); 404 to any other,
+    as if there were none. The client is the one the gateway forwarded, when it did."""
+
+    async def metrics(request: Request) -> Response:
+        if not in_networks(request.client.host if request.client else None, allowed):
+            raise HTTPException(status_code=404)  # as for a route there is not
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

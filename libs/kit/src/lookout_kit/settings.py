@@ -16,7 +16,7 @@ from typing import Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 
 from lookout_contracts.topics import IDENTITY_EVENTS
-from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +38,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks_of(value: str) -> list[Network]:
+    """The networks of a comma-separated list of addresses and CIDR blocks (ValueError if any is
+    neither)."""
+    return [
+        ipaddress.ip_network(part.strip(), strict=False)
+        for part in value.split(",")
+        if part.strip()
+    ]
+
+
+def in_networks(host: str | None, networks: list[Network]) -> bool:
+    """Whether ``host`` (an address; anything else is not) is in one of ``networks``."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def hosts_of(value: str) -> list[str]:
@@ -178,6 +200,26 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1",
         description="Addresses whose X-Forwarded-* headers are trusted (the gateway)",
     )
+    metrics_allow_ips: str = Field(
+        default="127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+        description="Networks /metrics answers (Prometheus inside the cluster); any other client,"
+        " a gateway's included (its forwarded address counts), gets 404",
+    )
+    docs_enabled: bool | None = Field(
+        default=None,
+        description="/docs, /redoc, /openapi.json and /asyncapi.json; unset: on locally, off in"
+        " production",
+    )
+
+    @property
+    def serves_docs(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.env == "local"
+
+    @field_validator("metrics_allow_ips")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        networks_of(value)  # refused here, at start, rather than at the first scrape
+        return value
 
     clickhouse_url: str | None = None
     clickhouse_user: str = "default"

@@ -23,6 +23,7 @@ SAVED_QUERY_VALUES = {"min_id": 2}
 # Fields naming an object by another name than its path parameter's.
 ID_ALIASES = {"query_id": "saved_query_id"}
 AD_HOC_QUERY = "SELECT id, name FROM people ORDER BY id"
+ALERT_SCHEDULE = {"kind": "interval", "seconds": 3600}
 _NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 # Query parameters with values that name real things: the data source's table, the last day (the
 # range of analytics' reports, which holds the fuzz's own events).
@@ -38,6 +39,12 @@ QUERY = "SELECT id, name FROM people WHERE id >= {{ min_id }} ORDER BY id"
 
 def _name(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def _channels() -> list[dict[str, Any]]:
+    # Nothing listens on port 9: a notification is tried and recorded as failed.
+    secret = f"whsec-{uuid.uuid4().hex}"
+    return [{"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": secret}]
 
 
 @dataclass
@@ -108,11 +115,14 @@ class FuzzTenant:
 
 @dataclass
 class RealObjects:
-    """One object of each kind in the fuzz tenant, by the path parameter naming it."""
+    """One object of each kind in the fuzz tenant, by the path parameter naming it (``shared``:
+    the fuzz reads and changes these), and those other objects refer to (``referenced``: a data
+    source and a saved query no case changes, so that what refers to them stays valid)."""
 
     tenant: FuzzTenant
     postgres_database: str
     shared: dict[str, str] = field(default_factory=dict)
+    referenced: dict[str, str] = field(default_factory=dict)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.tenant.call("POST", path, self.tenant.admin.token, body)
@@ -148,11 +158,11 @@ class RealObjects:
         }
         return str(self._post("/api/datasource/data-sources", body)["id"])
 
-    def saved_query(self) -> str:
+    def saved_query(self, data_source_id: str | None = None) -> str:
         body = {
             "name": _name("query"),
             "query_text": QUERY,
-            "data_source_id": self.shared["data_source_id"],
+            "data_source_id": data_source_id or self.shared["data_source_id"],
             "parameters": [{"name": "min_id", "type": "number", "default": 1}],
         }
         return str(self._post("/api/datasource/saved-queries", body)["id"])
@@ -168,7 +178,7 @@ class RealObjects:
                 {
                     "id": "people",
                     "type": "chart",
-                    "saved_query_id": self.shared["saved_query_id"],
+                    "saved_query_id": self.referenced["saved_query_id"],
                     "parameter_bindings": {"min_id": "minimum"},
                 }
             ],
@@ -188,23 +198,14 @@ class RealObjects:
     def alert(self) -> str:
         body = {
             "name": _name("alert"),
-            "query_id": self.shared["saved_query_id"],
+            "query_id": self.referenced["saved_query_id"],
             "parameter_values": SAVED_QUERY_VALUES,
             "condition_config": {
                 "value": {"kind": "column", "column": "id"},
                 "threshold": {"op": ">", "value": 10},
             },
-            # Nothing listens on port 9: a notification is tried and recorded as failed.
-            "notification_config": {
-                "channels": [
-                    {
-                        "kind": "webhook",
-                        "url": "http://127.0.0.1:9/hook",
-                        "secret": f"whsec-{uuid.uuid4().hex}",
-                    }
-                ]
-            },
-            "schedule": {"kind": "interval", "seconds": 3600},
+            "notification_config": {"channels": _channels()},
+            "schedule": dict(ALERT_SCHEDULE),
         }
         return str(self._post("/api/alert/alerts", body)["id"])
 
@@ -227,8 +228,16 @@ class RealObjects:
         }
 
     def make_shared(self) -> None:
+        # Objects only referred to (from dashboards, alerts, bodies), never in a path: the fuzz
+        # changes the shared ones (a saved query's parameters), not these.
+        self.referenced["data_source_id"] = self.data_source()
+        self.referenced["saved_query_id"] = self.saved_query(self.referenced["data_source_id"])
         for name, make in self.factories().items():
             self.shared[name] = make()
+
+    def _referred(self, key: str) -> str | None:
+        name = ID_ALIASES.get(key, key)
+        return self.referenced.get(name) or self.shared.get(name)
 
     def connection_config(self) -> dict[str, Any]:
         return {
@@ -244,7 +253,8 @@ class RealObjects:
         """``body`` with real values where it names things at any depth: every ``…_id`` field a
         shared object of that kind (a user's role, a saved query's data source, a chart's saved
         query, a grant's user), SQL the data source can run, a password the policy accepts, a
-        connection to the real PostgreSQL, names that must be unique made so."""
+        connection to the real PostgreSQL, an alert's schedule and channel, names that must be
+        unique made so."""
         if isinstance(body, list):
             return [self.in_body(item) for item in body]
         if isinstance(body, str):
@@ -253,12 +263,10 @@ class RealObjects:
             return body.replace("\x00", "")
         if not isinstance(body, dict):
             return body
-        # An id given (a string, not null) names the shared object; "exactly one of" rules hold.
+        # An id given (a string, not null) names a real object; "exactly one of" rules hold.
         real = {
-            key: self.shared[ID_ALIASES.get(key, key)]
-            if key.endswith("_id")
-            and ID_ALIASES.get(key, key) in self.shared
-            and isinstance(value, str)
+            key: self._referred(key) or value
+            if key.endswith("_id") and isinstance(value, str)
             else self.in_body(value)
             for key, value in body.items()
         }
@@ -276,6 +284,10 @@ class RealObjects:
         for key in ("password", "new_password"):
             if isinstance(real.get(key), str):
                 real[key] = f"fuzz passphrase {uuid.uuid4().hex}"
+        if isinstance(real.get("schedule"), dict):
+            real["schedule"] = dict(ALERT_SCHEDULE)
+        if isinstance(real.get("channels"), list):
+            real["channels"] = _channels()
         if "connection_config" in real:
             real.update(type="postgresql", connection_config=self.connection_config())
         return real
@@ -286,7 +298,7 @@ class RealObjects:
         if not query:
             return query
         return {
-            key: self.shared.get(ID_ALIASES.get(key, key), QUERY_VALUES.get(key, value))
+            key: self._referred(key) or value
             if key.endswith("_id")
             else QUERY_VALUES.get(key, value)
             for key, value in query.items()

@@ -12,17 +12,20 @@ STACK := $(VENV_PYTHON) deploy/local/stack.py
 SCALE ?=
 NAME ?=
 PYTEST_ARGS ?=
+ROWS ?= 10000
+TENANTS ?= 10
 # Every bench-* target of this file: `make bench` runs them all.
 BENCH_TARGETS := $(shell sed -n 's/^\(bench-[a-z0-9-]*\):.*/\1/p' $(firstword $(MAKEFILE_LIST)))
 
-.PHONY: help env up down ps logs status test lint export-contracts bench $(BENCH_TARGETS)
+.PHONY: help env up down ps logs status test lint export-contracts seed-analytics bench $(BENCH_TARGETS)
 
 help:
 	@echo "make up [SCALE=dashboard=2,...]  start the local stack (installs what is missing)"
 	@echo "make down                        stop everything the stack started"
 	@echo "make ps | status | logs [NAME=dashboard]"
 	@echo "make test [PYTEST_ARGS=tests/stack]  run the suite (starts and stops the stack if needed)"
-	@echo "make lint | export-contracts | bench | bench-outbox | bench-identity | bench-ingest | bench-datasource"
+	@echo "make lint | export-contracts | bench | bench-outbox | bench-identity | bench-ingest | bench-datasource | bench-analytics"
+	@echo "make seed-analytics [ROWS=10000 TENANTS=10]  usage for the reports (pipeline ≤ 20,000 rows, else straight)"
 
 # The workspace's environment from the committed lock file (uv itself comes from pip if missing).
 # Debian's own python refuses a plain pip install (PEP 668): then install uv past that guard.
@@ -92,3 +95,12 @@ bench-ingest: env
 
 bench-datasource: env
 	$(VENV_PYTHON) bench/datasource.py
+
+bench-alert: env
+	$(VENV_PYTHON) bench/alert.py
+
+bench-analytics: env
+	$(VENV_PYTHON) bench/analytics.py
+
+seed-analytics: env
+	$(VENV_PYTHON) bench/analytics_seed.py --rows $(ROWS) --tenants $(TENANTS)

@@ -157,6 +157,13 @@ async def test_an_alert_is_made_only_on_a_saved_query_its_creator_may_view(
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["loc"] == ["body", "parameter_values"]
+    # Values the datasource service's batch refuses as a whole (not a parameter name): 422 too,
+    # not a 503 (the API fuzz found it).
+    response = await editor.request(
+        "POST", "/alerts", json=an_alert(query_id=query_id, parameter_values={"not a name!": 1})
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_parameter_values"
     alert = await editor.create_alert(query_id=query_id, parameter_values={"name": "errors"})
     response = await editor.request(
         "PATCH", f"/alerts/{alert['id']}", json={"parameter_values": {}}

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from lookout_kit.errors import Invalid, Unavailable
 from lookout_kit.service_client import ServiceClient, ServiceCredentialsRefused, ServiceUnavailable
 
 from lookout_alert.service.conditions import Result
+
+if TYPE_CHECKING:
+    import httpx
 
 BATCH_PATH = "/executions/batch"
 MAX_ERROR = 1_000
@@ -136,6 +139,13 @@ async def run_saved_query(
     return outcome
 
 
+def _message_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return "refused"
+
+
 def _refused(field: str, message: str, code: str) -> Invalid:
     return Invalid(
         message, code=code, details=[{"loc": ["body", field], "msg": message, "type": code}]
@@ -175,6 +185,13 @@ async def check_saved_query(
         raise Unavailable(
             "the datasource service could not be asked", code="datasource_unavailable"
         ) from None
+    if response.status_code == 422:
+        # The batch itself refused: of what it holds, only the values come from the caller.
+        raise _refused(
+            "parameter_values",
+            f"parameter_values do not suit the saved query: {_message_of(response)}"[:500],
+            "invalid_parameter_values",
+        )
     if response.status_code != 200:
         raise Unavailable(
             f"the datasource service answered {response.status_code}",

@@ -18,20 +18,22 @@ clock (``statement_timestamp()``), the one all replicas share.
 
 Table and column names are checked identifiers, quoted in the SQL; every value is a bound parameter.
 ``claim_turn`` / ``finish_turn`` / ``release_turn`` apply the same to the kit's ``periodic_tasks``
-table (migration ``kit_0003``): one row per named periodic duty, so that one replica per period does it.
+table (migration ``kit_0003``): one row per named periodic duty, so that one replica per period does it;
+``take_turn`` runs a duty through all three.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -40,6 +42,8 @@ Database: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 NextRun: TypeAlias = datetime | timedelta | None
 
 PERIODIC_TASKS = "periodic_tasks"
+T = TypeVar("T")
+logger = logging.getLogger("lookout.lease")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -195,3 +199,30 @@ async def finish_turn(db: Database, task: str, *, owner: str, every: timedelta) 
 async def release_turn(db: Database, task: str, *, owner: str) -> bool:
     """Give the turn up unfinished (the task failed): any replica may take it again at once."""
     return await release(db, PERIODIC_TASKS, [task], owner=owner, key="name") == 1
+
+
+async def take_turn(
+    db: Database,
+    task: str,
+    work: Callable[[], Awaitable[T]],
+    *,
+    owner: str,
+    every: timedelta,
+    lease_s: float,
+) -> T | None:
+    """Run ``work`` if ``owner`` takes ``task``'s turn now, then schedule the next turn ``every``
+    from now; ``None`` when the turn is not due or another replica holds it. ``work`` that raises
+    hands the turn back (any replica may take it again at once) and the error goes on. ``lease_s``
+    must outlast the work: a replica that dies mid-turn holds it that long."""
+    if not await claim_turn(db, task, owner=owner, lease_s=lease_s):
+        return None
+    try:
+        result = await work()
+    except Exception:
+        try:
+            await release_turn(db, task, owner=owner)
+        except Exception as error:
+            logger.warning("releasing a turn failed", extra={"task": task, "error": repr(error)})
+        raise
+    await finish_turn(db, task, owner=owner, every=every)
+    return result

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
-from lookout_kit.lease import claim_turn, finish_turn, new_owner, release_turn
+from lookout_kit.lease import new_owner, take_turn
 from lookout_kit.outbox import NOTIFY_CHANNEL
 from lookout_kit.relay_send import send_in_key_order
 from lookout_kit.retry import Backoff
@@ -237,21 +237,14 @@ class OutboxRelay:
         turn is not due or another replica holds it."""
         # A replica that dies mid-prune holds the turn this long; one that overruns it shares the
         # work with the next (the DELETE skips locked rows).
-        lease_s = max(self._prune_interval_s, 60.0)
-        if not await claim_turn(self._pool, PRUNE_TASK, owner=self._owner, lease_s=lease_s):
-            return None
-        try:
-            pruned = await self.prune()
-        except Exception:
-            # Hand the turn back so that the retry (ours or another replica's) may take it at once.
-            try:
-                await release_turn(self._pool, PRUNE_TASK, owner=self._owner)
-            except Exception as error:
-                logger.warning("releasing the prune turn failed", extra={"error": repr(error)})
-            raise
-        every = timedelta(seconds=self._prune_interval_s)
-        await finish_turn(self._pool, PRUNE_TASK, owner=self._owner, every=every)
-        return pruned
+        return await take_turn(
+            self._pool,
+            PRUNE_TASK,
+            self.prune,
+            owner=self._owner,
+            every=timedelta(seconds=self._prune_interval_s),
+            lease_s=max(self._prune_interval_s, 60.0),
+        )
 
     # -- rounds of the workers -------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from lookout_kit.dependencies import component
 from lookout_identity.keyring import DatabaseKeySource, KeyRing
 from lookout_identity.open_limits import OpenLimits
 from lookout_identity.passwords import Passwords
+from lookout_identity.service.pruning import Pruning
 from lookout_identity.settings import Settings
 
 
@@ -62,4 +63,8 @@ ComponentsDep = Annotated[Components, Depends(component(Components))]
 
 
 def components(settings: Settings) -> list[Component]:
-    return [Components(settings), OpenLimits(settings.open_rate_per_s, settings.open_burst)]
+    return [
+        Components(settings),
+        OpenLimits(settings.open_rate_per_s, settings.open_burst),
+        Pruning(settings),
+    ]

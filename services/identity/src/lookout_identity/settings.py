@@ -71,6 +71,13 @@ class Settings(SecretBoxSettings, ServiceSettings):
     throttle_base_lock_s: int = Field(default=30, ge=1)
     throttle_max_lock_s: int = Field(default=900, ge=1)
 
+    # Pruning (service/pruning.py): one replica per interval deletes sessions ended (expired or
+    # revoked) longer ago than the retention, with their refresh tokens, refresh tokens expired as
+    # long, and throttle rows whose window and lock are over. The retention outlasts any access
+    # token (at most an hour): a token never outlives the row that decides it.
+    prune_interval_s: float = Field(default=3_600.0, ge=1, le=7 * 86_400)
+    ended_session_retention_s: int = Field(default=7 * 86_400, ge=3_600)
+
     @field_validator("signing_key_encryption_key")
     @classmethod
     def _a_32_byte_key(cls, value: SecretStr) -> SecretStr:

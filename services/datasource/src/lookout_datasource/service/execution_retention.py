@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 import asyncpg
-from lookout_kit.lease import claim_turn, finish_turn, release_turn
+from lookout_kit.lease import take_turn
 
 from lookout_datasource.repository import executions
 from lookout_datasource.settings import Settings
@@ -40,17 +40,17 @@ async def prune_executions(pool: asyncpg.Pool, settings: Settings) -> tuple[int,
 async def prune_turn(pool: asyncpg.Pool, settings: Settings, owner: str) -> bool:
     """Prune if this replica gets the turn; whether it did."""
     interval = settings.execution_prune_interval_s
-    if not await claim_turn(pool, PRUNE_TASK, owner=owner, lease_s=max(interval, 60.0)):
+    pruned = await take_turn(
+        pool,
+        PRUNE_TASK,
+        lambda: prune_executions(pool, settings),
+        owner=owner,
+        every=timedelta(seconds=interval),
+        lease_s=max(interval, 60.0),
+    )
+    if pruned is None:
         return False
-    try:
-        lost, deleted = await prune_executions(pool, settings)
-    except Exception:
-        try:
-            await release_turn(pool, PRUNE_TASK, owner=owner)
-        except Exception as error:
-            logger.warning("releasing the prune turn failed", extra={"error": repr(error)})
-        raise
-    await finish_turn(pool, PRUNE_TASK, owner=owner, every=timedelta(seconds=interval))
+    lost, deleted = pruned
     if lost or deleted:
         logger.info("execution records pruned", extra={"lost": lost, "deleted": deleted})
     return True

@@ -41,3 +41,16 @@ async def lock_throttle_key(conn: asyncpg.Connection, key: str, lock_s: float) -
 
 async def clear_throttle(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("DELETE FROM login_throttle WHERE key = $1", key)
+
+
+async def delete_stale(conn: asyncpg.Connection, window_s: float, limit: int) -> int:
+    """Delete up to ``limit`` rows whose window is over and that lock nothing (the next failure of
+    such a key would count from 1 anyway); how many went."""
+    status: str = await conn.execute(
+        "DELETE FROM login_throttle WHERE ctid IN (SELECT ctid FROM login_throttle "
+        "WHERE window_started_at < now() - make_interval(secs => $1) "
+        "AND (locked_until IS NULL OR locked_until < now()) LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        window_s,
+        limit,
+    )
+    return int(status.split()[-1])

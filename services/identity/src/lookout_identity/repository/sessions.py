@@ -128,3 +128,30 @@ async def spend_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> as
         token_hash,
     )
     return row
+
+
+async def delete_ended_sessions(conn: asyncpg.Connection, retention_s: float, limit: int) -> int:
+    """Delete up to ``limit`` sessions that expired or were revoked more than ``retention_s`` ago
+    (their refresh tokens go with them); how many went."""
+    status: str = await conn.execute(
+        "DELETE FROM sessions WHERE ctid IN (SELECT ctid FROM sessions "
+        "WHERE least(expires_at, coalesce(revoked_at, expires_at)) "
+        "< now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        retention_s,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
+async def delete_expired_refresh_tokens(
+    conn: asyncpg.Connection, retention_s: float, limit: int
+) -> int:
+    """Delete up to ``limit`` refresh tokens expired more than ``retention_s`` ago (a spent one
+    is kept until then: its reuse still ends its session); how many went."""
+    status: str = await conn.execute(
+        "DELETE FROM refresh_tokens WHERE ctid IN (SELECT ctid FROM refresh_tokens "
+        "WHERE expires_at < now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        retention_s,
+        limit,
+    )
+    return int(status.split()[-1])

@@ -85,26 +85,29 @@ async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webh
         alert_id = created.json()["id"]
         assert SECRET not in created.text
 
-        async def evaluated() -> bool:
-            alert = (await http.get(f"/api/alert/alerts/{alert_id}", headers=headers)).json()
-            return alert["last_evaluated_at"] is not None
+        try:
 
-        await wait_until(evaluated, timeout=15, message="the scheduler's first evaluation")
-        await set_metric(database, "errors", 42)
+            async def evaluated() -> bool:
+                alert = (await http.get(f"/api/alert/alerts/{alert_id}", headers=headers)).json()
+                return alert["last_evaluated_at"] is not None
 
-        def received(count: int) -> Callable[[], Awaitable[bool]]:
-            async def check() -> bool:
-                return len(receiver.received) >= count
+            await wait_until(evaluated, timeout=15, message="the scheduler's first evaluation")
+            await set_metric(database, "errors", 42)
 
-            return check
+            def received(count: int) -> Callable[[], Awaitable[bool]]:
+                async def check() -> bool:
+                    return len(receiver.received) >= count
 
-        await wait_until(received(1), timeout=15, message="the trigger's webhook")
-        await set_metric(database, "errors", 1)
-        await wait_until(received(2), timeout=15, message="the resolve's webhook")
-        await asyncio.sleep(2.5)  # a few more evaluations: nothing more to say
+                return check
 
-        history = await http.get(f"/api/alert/alerts/{alert_id}/history", headers=headers)
-        await http.delete(f"/api/alert/alerts/{alert_id}", headers=headers)
+            await wait_until(received(1), timeout=15, message="the trigger's webhook")
+            await set_metric(database, "errors", 1)
+            await wait_until(received(2), timeout=15, message="the resolve's webhook")
+            await asyncio.sleep(2.5)  # a few more evaluations: nothing more to say
+
+            history = await http.get(f"/api/alert/alerts/{alert_id}/history", headers=headers)
+        finally:  # a stack's alert left behind would run every second for ever
+            await http.delete(f"/api/alert/alerts/{alert_id}", headers=headers)
 
     assert [r["event"] for r in receiver.received] == ["triggered", "resolved"]
     assert receiver.verified == [True, True]

@@ -67,6 +67,9 @@ def window(cell: Cell) -> dict[str, Any]:
 
 
 READS = (ROWS, ROWS, ROWS, 403, 403, NOTHING, 401)
+PUBLIC = (200, 200, 200, 200, 200, 200, 200)
+"""The console's static files: anyone gets them, without a token (they hold no data; the reports
+the page calls are the rows above)."""
 
 
 def report(path: str) -> Row:
@@ -90,6 +93,8 @@ MATRIX = Matrix(
     report("/reports/users/sessions"),
     report("/reports/users/by-resource-type"),
     report("/reports/users/{user_id}/timeline"),
+    Row("GET", "/console/", PUBLIC),
+    Row("GET", "/console/{asset}", PUBLIC),
 )
 
 
@@ -98,11 +103,12 @@ def arrange(analytics: AnalyticsService, stored: Stored) -> Any:
     user = str(stored.mine.ids.users[0])  # active in both tenants
 
     async def cell(actor: str, fresh: bool) -> Cell:
+        params = {"user_id": user, "asset": "console.js"}
         if actor == NO_TOKEN:
-            return Cell({}, params={"user_id": user})
+            return Cell({}, params=params)
         tenant = uuid.uuid4() if actor == "other tenant" else stored.mine.tenant_id
         caller = Actor(tenant_id=tenant, permissions=PERMISSIONS[actor])
-        return Cell(analytics.headers(caller), params={"user_id": user})
+        return Cell(analytics.headers(caller), params=params)
 
     return cell
 

@@ -64,7 +64,7 @@ ISSUE_EVENT_TYPES = {
     },
     "alert": {
         "alert.created", "alert.updated", "alert.deleted", "alert.triggered", "alert.resolved",
-        "alert.notification_sent", "alert.notification_failed",
+        "alert.notification_sent", "alert.notification_failed", "alert.errored",
     },
 }  # fmt: skip
 

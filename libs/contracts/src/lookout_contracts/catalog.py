@@ -97,6 +97,7 @@ DECLARATIONS: Final[Mapping[str, tuple[EventDeclaration, ...]]] = {
         declare("alert.deleted", 1, alert.AlertDeletedV1, subject="alert"),
         declare("alert.triggered", 1, alert.AlertTriggeredV1, subject="alert"),
         declare("alert.resolved", 1, alert.AlertResolvedV1, subject="alert"),
+        declare("alert.errored", 1, alert.AlertErroredV1, subject="alert"),
         declare("alert.notification_sent", 1, alert.AlertNotificationSentV1, subject="alert"),
         declare("alert.notification_failed", 1, alert.AlertNotificationFailedV1, subject="alert"),
     ),

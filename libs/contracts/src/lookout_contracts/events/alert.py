@@ -72,6 +72,17 @@ class AlertResolvedV1(EventData):
     observed_value: FiniteFloat | None
 
 
+class AlertErroredV1(EventData):
+    """An evaluation failed (the saved query, or reading its result) and the alert entered the
+    error state: the ``alert_history`` row ``history_id``. Sent on entering the state only, not for
+    each failure while it lasts; ``query_id`` is the failed execution, null when none ran."""
+
+    history_id: UUID
+    saved_query_id: UUID | None
+    query_id: UUID | None
+    error: ErrorMessage
+
+
 class AlertNotificationSentV1(EventData):
     """A notification for the evaluation ``history_id`` was delivered through ``channel``."""
 

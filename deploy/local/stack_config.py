@@ -358,6 +358,10 @@ serverurl=unix://{plan.socket}
 
 
 NOT_FOUND_BODY = '{"error":{"code":"not_found","message":"no such route","details":{}}}'
+UNAVAILABLE_BODY = (
+    '{"error":{"code":"service_unavailable","message":"no replica of this service answers; '
+    'retry shortly","details":{"retry_after_s":5}}}'
+)
 RATE_LIMITED_BODY = (
     '{"error":{"code":"rate_limited","message":"too many requests from this address; retry later",'
     '"details":{"retry_after_s":1}}}'
@@ -396,6 +400,7 @@ def render_nginx_conf(plan: StackPlan) -> str:
                 f"        location = /api/identity/{path} {{\n"
                 f"            limit_req zone=identity_open burst={OPEN_BURST} nodelay;\n"
                 "            error_page 429 = @rate_limited;\n"
+                "            error_page 502 = @unavailable;\n"
                 f"            proxy_pass http://identity/{path};\n"
                 "        }\n"
                 for path in IDENTITY_OPEN_PATHS
@@ -480,6 +485,9 @@ http {{
         add_header X-Request-ID $lookout_request_id always;
         # Which replica answered: lets the tests see requests spread over the replicas.
         add_header X-Lookout-Upstream $upstream_addr always;
+        # A service none of whose replicas answers: a JSON 503 from the gateway (the others go
+        # on). Only the gateway's own 502 (no connection): a service's answers pass as they are.
+        error_page 502 = @unavailable;
 
         location = /healthz {{
             access_log off;
@@ -494,6 +502,13 @@ http {{
             add_header X-Request-ID $lookout_request_id always;
             add_header Retry-After 1 always;
             return 429 '{RATE_LIMITED_BODY}';
+        }}
+
+        location @unavailable {{
+            default_type application/json;
+            add_header X-Request-ID $lookout_request_id always;
+            add_header Retry-After 5 always;
+            return 503 '{UNAVAILABLE_BODY}';
         }}
 
         location / {{

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 import xmlrpc.client
 from collections.abc import Iterator
@@ -312,3 +313,31 @@ def test_requests_through_the_gateway_reach_every_dashboard_replica(
         assert "dashboard-1" not in stack.program_states()
         assert not port_is_open(8202)
         assert upstreams_answering(gateway, "dashboard", requests=3) == {"127.0.0.1:8102"}
+
+
+def test_a_service_that_is_down_is_a_json_503_and_the_others_go_on(
+    stack: RunningStack, gateway: httpx.Client
+) -> None:
+    """All replicas of one service stopped: the gateway answers its routes 503 with Retry-After
+    (a JSON error, not nginx's 502 page) while every other service answers as before."""
+    down = "analytics"
+    programs = [f"{down}-{index}" for index in range(len(stack.services[down]))]
+    supervisor = stack.supervisor().supervisor
+    for program in programs:
+        supervisor.stopProcess(program)
+    try:
+        response = gateway.get(f"/api/{down}/livez")
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "service_unavailable"
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["x-request-id"]
+        for other in AVAILABLE:
+            if other != down:
+                assert gateway.get(f"/api/{other}/livez").status_code == 200, other
+    finally:
+        for program in programs:
+            supervisor.startProcess(program)
+    deadline = time.monotonic() + 60
+    while gateway.get(f"/api/{down}/readyz").status_code != 200:
+        assert time.monotonic() < deadline, f"{down} did not come back"
+        time.sleep(0.2)

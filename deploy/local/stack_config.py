@@ -454,6 +454,7 @@ http {{
     # identity's open endpoints: requests per client address (see IDENTITY_OPEN_PATHS).
     limit_req_zone $binary_remote_addr zone=identity_open:10m rate={OPEN_RATE_PER_S}r/s;
     limit_req_status 429;
+    limit_req_log_level warn;
 
 {"".join(upstreams)}
     server {{

@@ -210,7 +210,13 @@ def subscribe_revocations(
     )
     async def on_identity_events(message: KafkaMessage) -> None:
         records = message.raw_message
+        horizon_ms = (time.time() - cache.retention_s) * 1000
         for record in (records,) if isinstance(records, ConsumerRecord) else records:
+            if 0 < record.timestamp < horizon_ms:
+                # Produced before the retention: its event is older still, so it revokes nothing
+                # (apply would say so after parsing it; a replay of a long topic skips the parse).
+                cache.replay.read(record.partition, record.offset)
+                continue
             try:
                 event = parse_event(record.value, ignore_unknown_fields=True)
             except ContractError as error:

@@ -125,6 +125,9 @@ async def test_a_failing_query_is_an_error_recorded_once_and_recovers(
     history = (await admin.history(alert_id))["items"]
     assert [h["kind"] for h in history] == ["resolved", "error", "triggered"]
     assert history[1]["error_message"] and not history[1]["notification_sent"]
+    events = await events_of(alert_service.database, alert_id)
+    [errored] = [e["data"] for e in events if e["type"] == "alert.errored"]  # once, not thrice
+    assert errored["history_id"] == history[1]["id"] and "unavailable" in errored["error"]
     assert [r["event"] for r in receiver.received] == ["triggered", "resolved"]
 
     # A saved query that is not there any more is an error too.

@@ -11,7 +11,8 @@ condition, move the state machine, record and notify.
   within ``cooldown_s`` of the last notified one stays silent, and so does its resolve.
 - **Exactly once among replicas**: the state is written only while this process still holds the
   lease (``record_outcome``), in one transaction with the history row and the event
-  (``alert.triggered`` / ``alert.resolved``); deliveries follow and are recorded after.
+  (``alert.triggered`` / ``alert.resolved`` / ``alert.errored``); deliveries follow and are
+  recorded after.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lookout_contracts import make_event
-from lookout_contracts.events.alert import AlertResolvedV1, AlertTriggeredV1
+from lookout_contracts.events.alert import AlertErroredV1, AlertResolvedV1, AlertTriggeredV1
 from lookout_kit.outbox import publish_in_tx, publish_many_in_tx
 from pydantic import ValidationError
 
@@ -47,14 +48,28 @@ def _cooling(row: AlertRow, now: datetime) -> bool:
     )
 
 
-def _state_event(type_: str, row: AlertRow, history_id: Any, outcome: Any, value: Any) -> Any:
-    model = AlertTriggeredV1 if type_ == "alert.triggered" else AlertResolvedV1
-    data = model(
-        history_id=history_id,
-        saved_query_id=row.query_id,
-        query_id=outcome,
-        observed_value=value,
-    )
+EVENT_OF = {"triggered": "alert.triggered", "resolved": "alert.resolved", "error": "alert.errored"}
+
+
+def _state_event(
+    type_: str, row: AlertRow, history_id: Any, execution_id: Any, value: Any, error: Any
+) -> Any:
+    data: Any
+    if type_ == "alert.errored":
+        data = AlertErroredV1(
+            history_id=history_id,
+            saved_query_id=row.query_id,
+            query_id=execution_id,
+            error=(error or "")[:4_000],
+        )
+    else:
+        model = AlertTriggeredV1 if type_ == "alert.triggered" else AlertResolvedV1
+        data = model(
+            history_id=history_id,
+            saved_query_id=row.query_id,
+            query_id=execution_id,
+            observed_value=value,
+        )
     return make_event(type_, tenant_id=row.tenant_id, subject_id=row.id, data=data)
 
 
@@ -122,9 +137,8 @@ async def evaluate(
                 observed_value=value,
                 execution_id=ran.execution_id,
             )
-            if kind != "error":
-                event = _state_event(f"alert.{kind}", row, history.id, ran.execution_id, value)
-                await publish_in_tx(conn, event)
+            event = _state_event(EVENT_OF[kind], row, history.id, ran.execution_id, value, error)
+            await publish_in_tx(conn, event)
     if notify and history is not None:
         message = Message(
             event=kind or "",

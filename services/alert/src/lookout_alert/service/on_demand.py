@@ -34,8 +34,8 @@ async def evaluate_now(engine: Engine, caller: Caller, alert_id: UUID) -> Evalua
     if row is None:
         raise Conflict("the alert is being evaluated right now", code="evaluation_in_progress")
     evaluation = await evaluate_and_reschedule(engine, row, engine.owner)
-    if evaluation is None:
-        raise Conflict("the evaluation did not complete", code="evaluation_incomplete")
+    if evaluation is None:  # its lease ran out and another replica took it
+        raise Conflict("the evaluation took too long to be recorded", code="evaluation_lost")
     return evaluation
 
 

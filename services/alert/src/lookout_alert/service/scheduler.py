@@ -57,9 +57,9 @@ async def reschedule(engine: Engine, rows: list[AlertRow], owner: str) -> None:
 async def evaluate_and_reschedule(
     engine: Engine, row: AlertRow, owner: str, ran: QueryOutcome | None = None
 ) -> Evaluation | None:
-    """One alert evaluated, then rescheduled (evaluate now)."""
+    """One alert evaluated, then rescheduled (evaluate now: an unexpected failure is raised)."""
     try:
-        return await evaluate_safely(engine, row, owner, ran)
+        return await evaluate(engine, row, owner=owner, ran=ran)
     finally:
         await reschedule(engine, [row], owner)
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from lookout_contracts import make_event
 from lookout_contracts.events.datasource import SavedQueryDeletedV1
-from lookout_contracts.events.identity import TenantDeletedV1
+from lookout_contracts.events.identity import TenantDeletedV1, UserDeletedV1
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 from pydantic import BaseModel
@@ -87,3 +87,34 @@ async def test_a_deleted_tenants_alerts_and_history_go(
         types = [e["type"] for e in await events_of(alert_service.database, alert_id)]
         assert types.count("alert.deleted") == 1
     assert (await survivor.request("GET", f"/alerts/{kept}")).status_code == 200
+
+
+async def test_a_deleted_users_alerts_go_to_the_successor_or_away(
+    alert_service: AlertService, tenant: uuid.UUID, servers: Servers
+) -> None:
+    leaving, staying = Actor(tenant, ADMIN), Actor(tenant, ADMIN)
+    kept = (await alert_service.client(leaving).create_alert())["id"]
+    successor = uuid.uuid4()
+    await publish(servers, alert_service.identity_topic, "user.deleted", tenant,
+                  leaving.user_id, UserDeletedV1(successor_id=successor))  # fmt: skip
+    reader = alert_service.client(Actor(tenant, ADMIN))  # never deleted: its token stays good
+
+    async def moved() -> bool:
+        alert = (await reader.request("GET", f"/alerts/{kept}")).json()
+        return alert["owner_id"] == str(successor)
+
+    await wait_until(moved, timeout=30, message="the alert to move to the successor")
+    updates = [
+        e for e in await events_of(alert_service.database, kept) if e["type"] == "alert.updated"
+    ]
+    assert [u["data"]["changed_fields"] for u in updates] == [["owner_id"]]
+
+    gone = (await alert_service.client(staying).create_alert())["id"]
+    await publish(servers, alert_service.identity_topic, "user.deleted", tenant,
+                  staying.user_id, UserDeletedV1(successor_id=None))  # fmt: skip
+
+    async def deleted() -> bool:
+        return (await reader.request("GET", f"/alerts/{gone}")).status_code == 404
+
+    await wait_until(deleted, timeout=30, message="the alert of a user without successor to go")
+    assert (await reader.request("GET", f"/alerts/{kept}")).status_code == 200

@@ -22,6 +22,12 @@ async def on_tenant_deleted(conn: asyncpg.Connection, event: Envelope[Any]) -> N
     await reactions.on_tenant_deleted(conn, UUID(event.subject.id))
 
 
+async def on_user_deleted(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    await reactions.on_user_deleted(
+        conn, event.tenant_id, UUID(event.subject.id), event.data.successor_id
+    )
+
+
 async def on_saved_query_deleted(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
     await reactions.on_saved_query_deleted(conn, event.tenant_id, UUID(event.subject.id))
 
@@ -32,7 +38,7 @@ def routers(settings: Settings) -> list[KafkaRouter]:
         reactions_router(
             settings.identity_events_topic,
             group_id=settings.identity_consumer_group,
-            reactions={"tenant.deleted": on_tenant_deleted},
+            reactions={"tenant.deleted": on_tenant_deleted, "user.deleted": on_user_deleted},
             title="alert-identity",
         ),
         reactions_router(

@@ -261,3 +261,26 @@ async def unschedule_inactive(conn: asyncpg.Connection, alert_ids: list[UUID]) -
         "WHERE id = ANY($1::uuid[]) AND NOT is_active AND next_run_at IS NOT NULL",
         alert_ids,
     )
+
+
+async def move_alerts(
+    conn: asyncpg.Connection, tenant_id: UUID, user_id: UUID, successor_id: UUID
+) -> list[AlertRow]:
+    records = await conn.fetch(
+        f"""
+        UPDATE alerts SET user_id = $3, updated_at = now()
+        WHERE tenant_id = $1 AND user_id = $2
+        RETURNING {COLUMNS}
+        """,
+        tenant_id,
+        user_id,
+        successor_id,
+    )
+    return [AlertRow.of(record) for record in records]
+
+
+async def delete_owned(conn: asyncpg.Connection, tenant_id: UUID, user_id: UUID) -> list[UUID]:
+    records = await conn.fetch(
+        "DELETE FROM alerts WHERE tenant_id = $1 AND user_id = $2 RETURNING id", tenant_id, user_id
+    )
+    return [record["id"] for record in records]

@@ -183,6 +183,9 @@ async def test_the_console_logs_in_and_draws_the_reports_of_its_tenant(servers: 
         signed_up = await signup(http)
         tenant_id, admin = uuid.UUID(signed_up["tenant"]["id"]), uuid.UUID(signed_up["user"]["id"])
         await store(servers.clickhouse, usage(tenant_id, admin, datetime.now(UTC)))
+        unknown = await http.get("/api/analytics/console/settings.py")
+        assert unknown.status_code == 404, unknown.text  # only the page's own files are served
+        assert unknown.json()["error"]["code"] == "not_found"
 
         errors: list[str] = []
 

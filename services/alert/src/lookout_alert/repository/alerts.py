@@ -201,7 +201,7 @@ class Outcome:
 
 
 async def record_outcome(
-    conn: asyncpg.Connection, row: AlertRow, outcome: Outcome, *, owner: str
+    conn: asyncpg.Pool | asyncpg.Connection, row: AlertRow, outcome: Outcome, *, owner: str
 ) -> bool:
     """Store an evaluation's outcome if ``owner`` still holds the alert's lease (False: it lost
     it; another replica may be evaluating, so nothing is written)."""

@@ -123,10 +123,13 @@ async def evaluate(
         trigger_notified=notify if kind == "triggered" else None,
     )
     history = None
-    async with engine.pool.acquire() as conn, conn.transaction():
-        if not await alerts.record_outcome(conn, row, outcome, owner=owner):
+    if kind is None:  # the state alone: one statement, no transaction to open
+        if not await alerts.record_outcome(engine.pool, row, outcome, owner=owner):
             return None
-        if kind is not None:
+    else:
+        async with engine.pool.acquire() as conn, conn.transaction():
+            if not await alerts.record_outcome(conn, row, outcome, owner=owner):
+                return None
             history = await alert_history.insert_history(
                 conn,
                 tenant_id=row.tenant_id,

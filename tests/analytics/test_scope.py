@@ -42,3 +42,28 @@ async def test_a_report_cannot_pass_the_scopes_parameters() -> None:
     with pytest.raises(ValueError, match="scope"):
         # Refused before anything is sent: no client needed.
         await read(None, SCOPE, "SELECT 1 FROM {query_metrics}", {"scope_tenant": uuid.uuid4()})  # type: ignore[arg-type]
+
+
+def test_a_narrowed_table_keeps_the_tenant_filter_and_adds_its_condition() -> None:
+    user = uuid.uuid4()
+    expanded, parameters = SCOPE.expand(
+        "SELECT count() FROM {user_activity} WHERE session_id IN"
+        " (SELECT session_id FROM {user_activity_ever}) AND dashboard_id IN"
+        " (SELECT dashboard_id FROM {dashboard_events})",
+        narrow={"user_activity": "user_id = {user_id:UUID}"},
+    )
+    sql = bind(expanded, {**parameters, "user_id": user})
+    tenant = f"tenant_id = toUUID('{SCOPE.tenant_id}')"
+    narrowed = f"AND (user_id = toUUID('{user}')))"
+    assert sql.count(tenant) == 3
+    # Inside both of user_activity's subqueries (just before each closes), not dashboard_events'.
+    assert sql.count(narrowed) == 2
+    assert sql.index("FROM dashboard_events") > sql.rindex(narrowed)
+
+
+def test_a_narrowing_naming_a_table_is_refused() -> None:
+    with pytest.raises(UnscopedQuery):
+        SCOPE.expand(
+            "SELECT count() FROM {user_activity}",
+            narrow={"user_activity": "user_id IN (SELECT user_id FROM user_activity)"},
+        )

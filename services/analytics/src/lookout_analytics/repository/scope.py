@@ -6,6 +6,11 @@ A report's SQL never names a table: it writes ``{dashboard_events}`` (the tenant
 range) or ``{dashboard_events_ever}`` (the tenant's rows up to the range's end), likewise for
 ``query_metrics`` and ``user_activity``. ``read`` expands them and refuses SQL that names a table
 itself. The tenant and the range are bound parameters (``lookout_kit.clickhouse.bind``).
+
+A report may narrow a table's subquery further (``narrow``: a condition ANDed inside it, e.g. one
+user): ClickHouse 18.16 does not push an outer ``WHERE`` into a subquery, so a condition on the
+sort key (``user_id`` after ``tenant_id`` in ``user_activity``) prunes only from inside. Narrowing
+only adds a condition to the tenant's; it cannot widen it.
 """
 
 from __future__ import annotations
@@ -50,10 +55,13 @@ class Scope:
     start: datetime
     end: datetime
 
-    def expand(self, query: str) -> tuple[str, dict[str, Any]]:
-        """``query`` with each table marker replaced by the tenant's subquery, and the scope's
-        parameters it then needs."""
-        if _BARE_TABLE.search(_MARKER.sub("", query)):
+    def expand(
+        self, query: str, narrow: Mapping[str, str] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """``query`` with each table marker replaced by the tenant's subquery (with ``narrow``'s
+        condition for that table ANDed in), and the scope's parameters it then needs."""
+        narrow = narrow or {}
+        if any(_BARE_TABLE.search(text) for text in (_MARKER.sub("", query), *narrow.values())):
             raise UnscopedQuery("a report names a table outside its scope: use {table}")
         used_start = False
 
@@ -62,6 +70,8 @@ class Scope:
             table, ever = found.group(1), found.group(2)
             used_start = used_start or not ever
             where = _UP_TO_END if ever else _IN_RANGE
+            if table in narrow:
+                where += f" AND ({narrow[table]})"
             return f"(SELECT * FROM {table} WHERE {where})"
 
         expanded = _MARKER.sub(subquery, query)
@@ -80,10 +90,11 @@ async def read(
     parameters: Mapping[str, Any] | None = None,
     *,
     max_rows: int = 10_000,
+    narrow: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run a report's ``query`` within ``scope`` (its tables as ``{table}`` markers), with its own
-    ``parameters`` bound; the rows as dicts."""
-    expanded, scoped = scope.expand(query)
+    """Run a report's ``query`` within ``scope`` (its tables as ``{table}`` markers, ``narrow``ed
+    as ``Scope.expand`` says), with its own ``parameters`` bound; the rows as dicts."""
+    expanded, scoped = scope.expand(query, narrow)
     clash = scoped.keys() & (parameters or {}).keys()
     if clash:
         raise ValueError(f"parameters named like the scope's: {sorted(clash)}")

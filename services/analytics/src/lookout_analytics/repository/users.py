@@ -60,12 +60,15 @@ async def by_resource_type(clickhouse: ClickHouse, scope: Scope) -> list[dict[st
 async def timeline(
     clickhouse: ClickHouse, scope: Scope, user_id: UUID, limit: int
 ) -> list[dict[str, Any]]:
-    """One user's activity in the range, oldest first."""
+    """One user's activity in the range, oldest first. The user is narrowed inside the scope's
+    subquery, so the sort key reads only that user's rows (README "Speed": at 10M rows a very
+    active user's timeline read its tenant's 1.6M rows in the range, now its own 0.47M)."""
     return await read(
         clickhouse,
         scope,
         "SELECT toUnixTimestamp(timestamp) AS at, activity_type, resource_type, resource_id,"
-        " session_id FROM {user_activity} WHERE user_id = {user_id:UUID}"
+        " session_id FROM {user_activity}"
         " ORDER BY timestamp, activity_type, toString(activity_id) LIMIT {limit:UInt32}",
         {"user_id": user_id, "limit": limit},
+        narrow={"user_activity": "user_id = {user_id:UUID}"},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Generator
@@ -45,6 +46,17 @@ def pytest_make_collect_report(
     if in_ci() and report.skipped:
         report.outcome = "failed"
         report.longrepr = SKIPPED_IN_CI + str(report.longrepr)
+
+
+SERVICES = ("IDENTITY", "DASHBOARD", "DATASOURCE", "ALERT", "INGESTION", "ANALYTICS")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The apps a test starts in-process keep one idle pooled connection, not the default four
+    (their pools still grow on demand): with the local stack's own, a whole run otherwise nears
+    the machine PostgreSQL's 100 clients. A value set in the environment is kept."""
+    for prefix in ("LOOKOUT_", *(f"LOOKOUT_{service}_" for service in SERVICES)):
+        os.environ.setdefault(f"{prefix}DATABASE_POOL_MIN", "1")
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/redoc"),
     }
 )
-"""Every service's health, metrics and documentation: answered to anyone, and the only routes
+"""Every service's health, metrics and documentation: answered without a token (``/metrics`` to a
+client inside ``metrics_allow_ips``; production also turns the docs off), and the only routes
 without rows in a matrix."""
 
 

@@ -24,6 +24,10 @@ SAVED_QUERY_VALUES = {"min_id": 2}
 ID_ALIASES = {"query_id": "saved_query_id"}
 AD_HOC_QUERY = "SELECT id, name FROM people ORDER BY id"
 ALERT_SCHEDULE = {"kind": "interval", "seconds": 3600}
+ALERT_CONDITION = {
+    "value": {"kind": "column", "column": "id"},
+    "threshold": {"op": ">", "value": 10},
+}
 _NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 # Query parameters with values that name real things: the data source's table, the last day (the
 # range of analytics' reports, which holds the fuzz's own events).
@@ -200,10 +204,7 @@ class RealObjects:
             "name": _name("alert"),
             "query_id": self.referenced["saved_query_id"],
             "parameter_values": SAVED_QUERY_VALUES,
-            "condition_config": {
-                "value": {"kind": "column", "column": "id"},
-                "threshold": {"op": ">", "value": 10},
-            },
+            "condition_config": dict(ALERT_CONDITION),
             "notification_config": {"channels": _channels()},
             "schedule": dict(ALERT_SCHEDULE),
         }
@@ -286,6 +287,8 @@ class RealObjects:
                 real[key] = f"fuzz passphrase {uuid.uuid4().hex}"
         if isinstance(real.get("schedule"), dict):
             real["schedule"] = dict(ALERT_SCHEDULE)
+        if isinstance(real.get("condition_config"), dict):
+            real["condition_config"] = dict(ALERT_CONDITION)
         if isinstance(real.get("channels"), list):
             real["channels"] = _channels()
         if "connection_config" in real:

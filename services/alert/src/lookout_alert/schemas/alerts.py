@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from lookout_alert.schemas.channels import NotificationIn, NotificationOut
 from lookout_alert.schemas.conditions import Condition, Schedule
@@ -49,15 +50,20 @@ class AlertCreate(_Body):
 
 
 class AlertUpdate(_Body):
-    name: Name | None = None
+    # An update names at least one field (an empty one is 422 empty_update).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Fields that may be left out but not set to null: the OpenAPI says so (no null in their
+    # schema); a null sent anyway is 422 naming the field (service/alerts.py).
+    name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
     parameter_values: ParameterValues | None = None
-    condition_config: Condition | None = None
-    notification_config: NotificationIn | None = None
-    schedule: Schedule | None = None
+    condition_config: Condition | SkipJsonSchema[None] = None
+    notification_config: NotificationIn | SkipJsonSchema[None] = None
+    schedule: Schedule | SkipJsonSchema[None] = None
     cooldown_s: int | None = Field(default=None, ge=0, le=31 * 86_400)
     mute_until: AwareDatetime | None = None
-    is_active: bool | None = None
+    is_active: bool | SkipJsonSchema[None] = None
 
 
 class Alert(BaseModel):

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
+from lookout_testing.accounts import bearer, signup
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
 from tests.alert.support import QUERY, SECRET, WebhookReceiver, set_metric
-from tests.stack.test_dashboard_data import signup
 
 
 async def metrics_query_through_gateway(
@@ -62,7 +62,7 @@ async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webh
         WebhookReceiver() as receiver,
     ):
         user = await signup(http)
-        headers = {"Authorization": f"Bearer {user['token']}"}
+        headers = bearer(user)
         query_id = await metrics_query_through_gateway(http, headers, database)
         created = await http.post(
             "/api/alert/alerts",
@@ -113,7 +113,7 @@ async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webh
     assert receiver.verified == [True, True]
     assert receiver.received[0]["observed_value"] == 42
     assert receiver.received[0]["alert"]["id"] == alert_id
-    assert receiver.received[0]["tenant_id"] == user["tenant_id"]
+    assert receiver.received[0]["tenant_id"] == user["tenant"]["id"]
     items = history.json()["items"]
     assert [(h["kind"], h["notification_sent"]) for h in items] == [
         ("resolved", True),

@@ -19,10 +19,10 @@ from lookout_contracts.events.identity import UserLoggedInV1
 from lookout_ingestion.encoding import encode_origin, encode_row
 from lookout_ingestion.mapping import COLUMNS, TABLES, map_event
 from lookout_kit.clickhouse import ClickHouse, client_session
+from lookout_testing.accounts import PASSWORD, bearer, signup
 from lookout_testing.servers import Servers, unavailable
 from playwright.async_api import ConsoleMessage, async_playwright
 
-PASSWORD = "a passphrase long enough"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -53,23 +53,6 @@ READ_CHARTS = """charts => Object.fromEntries(charts.map(id => {
 }))"""
 """What each chart holds, how many elements it laid out per dataset and how many pixels it
 painted (Chart.js's own instances, read in the page)."""
-
-
-async def signup(http: httpx.AsyncClient) -> dict[str, Any]:
-    name = f"console{uuid.uuid4().hex[:10]}"
-    response = await http.post(
-        "/api/identity/signup",
-        json={
-            "tenant_name": name,
-            "tenant_slug": name,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": PASSWORD,
-        },
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def usage(tenant_id: uuid.UUID, admin: uuid.UUID, now: datetime) -> list[Envelope[Any]]:
@@ -180,7 +163,7 @@ async def test_the_console_logs_in_and_draws_the_reports_of_its_tenant(servers: 
     if chromium is None:
         unavailable("Debian's chromium (make up installs it: deploy/local/stack.py)")
     async with httpx.AsyncClient(base_url=servers.gateway, timeout=30) as http:
-        signed_up = await signup(http)
+        signed_up = await signup(http, "console")
         tenant_id, admin = uuid.UUID(signed_up["tenant"]["id"]), uuid.UUID(signed_up["user"]["id"])
         await store(servers.clickhouse, usage(tenant_id, admin, datetime.now(UTC)))
         unknown = await http.get("/api/analytics/console/settings.py")
@@ -220,7 +203,7 @@ async def test_the_console_logs_in_and_draws_the_reports_of_its_tenant(servers: 
                 await browser.close()
 
         assert window["tz"] == "Europe/Paris" and window["granularity"] == "day", window
-        headers = {"Authorization": f"Bearer {signed_up['tokens']['access_token']}"}
+        headers = bearer(signed_up)
         expected = await expected_charts(http, headers, window)
     for name in CHARTS:
         shown = drawn[name]

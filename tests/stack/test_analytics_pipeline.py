@@ -4,31 +4,15 @@ analytics service (reading as the read-only user) reports them to that tenant, a
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from lookout_testing.accounts import bearer, signup
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
 from tests.dashboard.support import a_dashboard
-
-
-async def signup(http: httpx.AsyncClient) -> dict[str, str]:
-    name = f"usage{uuid.uuid4().hex[:10]}"
-    response = await http.post(
-        "/api/identity/signup",
-        json={
-            "tenant_name": name,
-            "tenant_slug": name,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": "a passphrase long enough",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['tokens']['access_token']}"}
 
 
 async def test_views_reach_the_tenants_reports_through_the_pipeline(servers: Servers) -> None:
@@ -39,7 +23,7 @@ async def test_views_reach_the_tenants_reports_through_the_pipeline(servers: Ser
         "granularity": "hour",
     }
     async with httpx.AsyncClient(base_url=servers.gateway, timeout=30) as http:
-        owner, stranger = await signup(http), await signup(http)
+        owner, stranger = bearer(await signup(http)), bearer(await signup(http))
         created = await http.post("/api/dashboard/dashboards", json=a_dashboard(), headers=owner)
         assert created.status_code == 201, created.text
         dashboard = created.json()["id"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from lookout_kit.clickhouse import ClickHouse, client_session
+from lookout_testing.accounts import bearer, signup
 from lookout_testing.mysql import MysqlDatabase
 from lookout_testing.servers import Servers
 
@@ -24,23 +25,6 @@ from tests.datasource.connector_sources import (
 )
 
 QUERY = "SELECT id, name FROM people WHERE id >= {{ min_id }} ORDER BY id"
-
-
-async def signup(http: httpx.AsyncClient) -> dict[str, str]:
-    name = f"data{uuid.uuid4().hex[:10]}"
-    response = await http.post(
-        "/api/identity/signup",
-        json={
-            "tenant_name": name,
-            "tenant_slug": name,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": "a passphrase long enough",
-        },
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return {"tenant_id": body["tenant"]["id"], "token": body["tokens"]["access_token"]}
 
 
 async def saved_query_on(http: httpx.AsyncClient, headers: dict[str, str], source: Source) -> str:
@@ -119,7 +103,7 @@ async def test_a_dashboard_of_three_connectors_returns_each_result_from_one_call
     ]
     async with httpx.AsyncClient(base_url=servers.gateway, timeout=30) as http:
         account = await signup(http)
-        headers = {"Authorization": f"Bearer {account['token']}"}
+        headers = bearer(account)
         saved = {source.kind: await saved_query_on(http, headers, source) for source in sources}
         created = await http.post(
             "/api/dashboard/dashboards", headers=headers, json=dashboard_of(saved)
@@ -149,7 +133,7 @@ async def test_a_dashboard_of_three_connectors_returns_each_result_from_one_call
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "invalid_filters"
 
-        await http.delete(f"/api/identity/tenants/{account['tenant_id']}", headers=headers)
+        await http.delete(f"/api/identity/tenants/{account['tenant']['id']}", headers=headers)
 
     execution_ids = [component["result"]["execution_id"] for component in components]
     assert await metrics_rows(servers, execution_ids) == {id_: 1 for id_ in execution_ids}

@@ -21,10 +21,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from lookout_testing.accounts import PASSWORD
+from lookout_testing.accounts import signup as signed_up
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
-PASSWORD = "a passphrase long enough"
 REVOKED_WITHIN_S = 5.0
 DASHBOARD_DATABASE = "lookout_dashboard"  # the running stack's dashboard service (its settings)
 
@@ -52,20 +53,10 @@ async def http(servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def signup(http: httpx.AsyncClient) -> Account:
-    name = unique("contract")
-    response = await http.post(
-        "/api/identity/signup",
-        json={
-            "tenant_name": name,
-            "tenant_slug": name,
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": PASSWORD,
-        },
+    body = await signed_up(http, "contract")
+    return Account(
+        body["tenant"]["id"], body["user"]["id"], body["tokens"]["access_token"], body["username"]
     )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return Account(body["tenant"]["id"], body["user"]["id"], body["tokens"]["access_token"], name)
 
 
 async def create_role(http: httpx.AsyncClient, admin: Account, actions: list[str]) -> str:

@@ -8,6 +8,14 @@ once for all its due alerts) through the stack's datasource service, starts two
 alert replicas of its own on a database of its own (the stack's ``alert-0`` is not touched), makes
 the alerts through one of them (each triggers once: 1 > 0, a webhook to a receiver in this process),
 then counts ``alerts.evaluations`` over the window. Target (issue 16): 10,000 per minute.
+
+The floor, in the same run: the same number of due items in a table of the same lease columns,
+claimed by as many loops as replicas with the kit's ``claim_due`` (the scheduler's batch size),
+each distinct query of a batch run once with asyncpg straight on PostgreSQL, and the batch
+completed due again a second later — what an evaluation costs the database without the alert
+service, the datasource service and HTTP between them. The ratio is service / floor. Both are bounded by the schedule
+(500 alerts due once a second: 30,000 a minute); a floor at that bound says the database path
+keeps up with every due evaluation, and the ratio is then the share of them the service ran.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lookout_kit.lease import claim_due, complete
 from lookout_testing.broker import free_port
 
 from bench.accounts import signup
@@ -96,6 +106,55 @@ async def evaluations(database: str) -> tuple[int, list[int]]:
     return sum(counts), counts
 
 
+FLOOR_TABLE = "bench_floor_items"
+
+
+async def floor(
+    database: str, *, items: int, queries: int, loops: int, batch: int, seconds: float
+) -> float:
+    """Evaluations per minute of the floor (module docstring): leased, queried, completed."""
+    pool = await asyncpg.create_pool(database, min_size=loops, max_size=loops)
+    assert pool is not None
+    try:
+        await pool.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (id integer PRIMARY KEY, query integer NOT NULL,"
+            " next_run_at timestamptz, leased_until timestamptz, leased_by text)"
+        )
+        await pool.execute(
+            f"INSERT INTO {FLOOR_TABLE} (id, query, next_run_at)"
+            " SELECT n, 1 + n % $2, now() FROM generate_series(1, $1) AS n",
+            items,
+            queries,
+        )
+        done = 0
+        deadline = time.monotonic() + seconds
+
+        async def loop(owner: str) -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                async with pool.acquire() as conn:
+                    rows = await claim_due(conn, FLOOR_TABLE, limit=batch, lease_s=30, owner=owner)
+                    for query in {row["query"] for row in rows}:
+                        await conn.fetchval(f"SELECT {int(query)} AS value")
+                    if rows:
+                        await complete(
+                            conn,
+                            FLOOR_TABLE,
+                            [row["id"] for row in rows],
+                            owner=owner,
+                            next_run=timedelta(seconds=1),
+                        )
+                done += len(rows)
+                if not rows:
+                    await asyncio.sleep(0.01)
+
+        started = time.monotonic()
+        await asyncio.gather(*(loop(f"floor-{n}") for n in range(loops)))
+        return done / (time.monotonic() - started) * 60
+    finally:
+        await pool.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alerts", type=int, default=500)
@@ -105,6 +164,7 @@ async def main() -> None:
     parser.add_argument(
         "--queries", type=int, default=50, help="distinct saved queries the alerts share"
     )
+    parser.add_argument("--floor-seconds", type=float, default=20.0)
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
@@ -192,8 +252,19 @@ async def main() -> None:
     due = int(time.monotonic() - created) + 2
     too_often = sum(1 for count in counts if count > due)
     notified_twice = sum(1 for count in received.values() if count > 1)
+    floor_per_minute = await floor(
+        database,
+        items=args.alerts,
+        queries=args.queries,
+        loops=args.replicas,
+        batch=args.batch,
+        seconds=args.floor_seconds,
+    )
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+    print(
+        f"floor: {floor_per_minute:.0f} evaluations/min; service/floor {per_minute / floor_per_minute:.3f}"
+    )
     print(
         f"{after - before} evaluations in {elapsed:.1f} s; most for one alert {max(counts)} "
         f"(due at most {due}); "
@@ -210,9 +281,13 @@ async def main() -> None:
             "saved_queries": args.queries,
             "load_average_1m_at_start": round(load_at_start, 2),
             "query": "SELECT <n> AS value (PostgreSQL, through the datasource service)",
+            "floor": "claim_due + the batch's distinct queries by asyncpg + complete, same items",
+            "floor_seconds": args.floor_seconds,
         },
         {
             "evaluations_per_minute": figure(per_minute, "evaluations/min", "higher", 10_000),
+            "floor_evaluations_per_minute": figure(floor_per_minute, "evaluations/min", "higher"),
+            "service_to_floor_ratio": figure(per_minute / floor_per_minute, "ratio", "higher"),
             "alerts_notified_twice": figure(notified_twice, "alerts", "lower", 0),
             "alerts_evaluated_more_than_due": figure(too_often, "alerts", "lower", 0),
         },

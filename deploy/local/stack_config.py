@@ -241,13 +241,17 @@ def _program(
 SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
     # Data sources on this machine's own servers (loopback) are what the local stack demos and
     # tests: allowed here, refused by default.
-    "datasource": {"EGRESS_ALLOW_LOOPBACK": "true", "DATABASE_POOL_MIN": "1"},
+    "datasource": {
+        "EGRESS_ALLOW_LOOPBACK": "true",
+        "DATABASE_POOL_MIN": "1",
+        "DATABASE_POOL_IDLE_S": "15",
+    },
     # Alerts every second (production's floor is a minute): what the local demos and tests run.
-    "alert": {"MIN_INTERVAL_S": "1", "DATABASE_POOL_MIN": "1"},
-    # One idle connection per pool (it grows on demand): the machine's PostgreSQL allows 100
-    # clients, and the stack shares them with the test suite's own apps.
-    "identity": {"DATABASE_POOL_MIN": "1"},
-    "dashboard": {"DATABASE_POOL_MIN": "1"},
+    "alert": {"MIN_INTERVAL_S": "1", "DATABASE_POOL_MIN": "1", "DATABASE_POOL_IDLE_S": "15"},
+    # One idle connection per pool (it grows on demand, and what a burst opened closes after 15 s):
+    # the machine's PostgreSQL allows 100 clients, and the stack shares them with the tests' apps.
+    "identity": {"DATABASE_POOL_MIN": "1", "DATABASE_POOL_IDLE_S": "15"},
+    "dashboard": {"DATABASE_POOL_MIN": "1", "DATABASE_POOL_IDLE_S": "15"},
 }
 
 

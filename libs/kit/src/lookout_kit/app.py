@@ -189,10 +189,17 @@ def create_service_app(
         if dsn is not None:
             await apply_migrations(dsn, service_package)
             runtime.pool = await create_pool(
-                dsn, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+                dsn,
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
+                idle_s=settings.database_pool_idle_s,
             )
             runtime.events_pool = await create_pool(
-                dsn, min_size=1, max_size=4, server_settings={"synchronous_commit": "off"}
+                dsn,
+                min_size=1,
+                max_size=4,
+                idle_s=settings.database_pool_idle_s,
+                server_settings={"synchronous_commit": "off"},
             )
             if settings.outbox_relay_enabled:
                 runtime.relay = OutboxRelay(

@@ -58,12 +58,16 @@ async def create_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
+    idle_s: float = 300.0,
     server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
+    """``idle_s``: a connection above ``min_size`` unused this long is closed (a burst's
+    connections do not stay held)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_inactive_connection_lifetime=idle_s,
         init=_init_connection,
         reset=_keep_session,
         command_timeout=60,

@@ -173,6 +173,11 @@ class ServiceSettings(BaseSettings):
     database_url: PostgresDsn | None = None
     database_pool_min: int = Field(default=4, ge=0)
     database_pool_max: int = Field(default=10, ge=1)
+    database_pool_idle_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A pooled connection above the minimum, unused this long, is closed",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_request_timeout_ms: int = Field(default=5_000, ge=100)

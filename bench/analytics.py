@@ -172,7 +172,7 @@ async def forget(ch: ClickHouse, marker: dict[str, Any]) -> None:
 
 async def prepare(ch: ClickHouse, rows: int, tenants: int, reload: bool) -> dict[str, Any]:
     """The loaded data's marker and a token of its real tenant, loading it if needed."""
-    key = f"rows={rows};tenants={tenants};days={DAYS};generator=1"
+    key = f"rows={rows};tenants={tenants};days={DAYS};generator=2"
     marker = await loaded(ch, key)
     if marker is not None and marker["matches"] and not reload:
         token = await login(marker["username"])

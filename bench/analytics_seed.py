@@ -42,7 +42,7 @@ from lookout_contracts.events.datasource import QueryExecutedV1
 from lookout_contracts.events.identity import UserLoggedInV1
 from lookout_contracts.topics import events_topic
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_topic
-from lookout_ingestion.mapping import COLUMNS, NO_USER, TABLES, Row, Table
+from lookout_ingestion.mapping import AD_HOC, COLUMNS, NO_USER, TABLES, Row, Table
 from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_testing.servers import Servers
 
@@ -88,11 +88,11 @@ def event_of(plan: Plan) -> Envelope[Any]:
     elif plan.kind == "user.logged_in":
         data = UserLoggedInV1(method="password", client_address=None)
     else:
-        source, text, elapsed, returned, size, status = plan.extra
+        source, text, elapsed, returned, size, status, saved = plan.extra
         data = QueryExecutedV1(
             query_id=plan.subject,
             data_source_id=source,
-            saved_query_id=None,
+            saved_query_id=saved,
             query_text=text,
             execution_time_ms=elapsed,
             rows_returned=returned,
@@ -134,12 +134,13 @@ def rows_of(plan: Plan) -> list[tuple[Table, Row]]:
         )
         rows.append(("dashboard_events", row))
     elif plan.kind == "query.executed":
-        source, text, elapsed, returned, size, status = plan.extra
+        source, text, elapsed, returned, size, status, saved = plan.extra
         row = (
             plan.subject,
             actor or NO_USER,
             plan.tenant_id,
             source,
+            saved or AD_HOC,
             text,
             elapsed,
             returned,

@@ -7,7 +7,8 @@ What is generated (``Generator``), per tenant, from one seed:
 - **users**: 3 to ~200 per tenant, a few heavy ones (Zipf 1.2 over the users);
 - **dashboards**: popularity Zipf 1.1; ``dashboard.viewed`` (a quarter anonymous: public and
   embedded dashboards have no actor) and ``dashboard.updated`` by its owner;
-- **queries**: per data source, saved query texts with Zipf popularity; execution time log-normal
+- **queries**: per data source, saved queries (an id and a text each) with Zipf popularity, and
+  ad hoc queries (no saved query id) in 15% of the executions, all by users; execution time log-normal
   with a per-source median (20 ms to 800 ms), sigma 1.1, and a 1% tail ten times slower; 2% ``failed``,
   a run past 30 s is a ``timeout`` at 30,000 ms, 0.5% ``cancelled``; a quarter run by alert
   evaluations (no actor); rows log-normal, bytes per row per source;
@@ -73,8 +74,8 @@ class Tenant:
     owners: list[uuid.UUID]
     sources: list[tuple[uuid.UUID, float, int]]
     """(id, median ms, bytes per row) per data source."""
-    queries: list[tuple[int, str]]
-    """(source index, text) per saved query."""
+    queries: list[tuple[int, str, uuid.UUID]]
+    """(source index, text, saved query id) per saved query."""
     query_weights: list[float]
 
 
@@ -117,7 +118,7 @@ class Generator:
                 for _ in range(rng.randint(1, 6))
             ]
             queries = [
-                (rng.randrange(len(sources)), f"{rng.choice(TEXTS)} -- q{n}")
+                (rng.randrange(len(sources)), f"{rng.choice(TEXTS)} -- q{n}", _uuid(rng))
                 for n in range(rng.randint(5, 40))
             ]
             self.tenants.append(
@@ -192,7 +193,15 @@ class Generator:
         picked = rng.choices(range(count), cum_weights=tenant.query_weights, k=n)
         actors = rng.choices(users, cum_weights=tenant.user_weights, k=n)
         for index, user, at in zip(picked, actors, when(n), strict=True):
-            source_index, text = tenant.queries[index]
+            # A quarter are alert evaluations (no actor: a saved query), 15% a user's ad hoc query.
+            who = rng.random()
+            actor = None if who < 0.25 else user
+            saved: uuid.UUID | None
+            if who < 0.25 or who >= 0.40:
+                source_index, text, saved = tenant.queries[index]
+            else:
+                source_index = rng.randrange(len(tenant.sources))
+                text, saved = f"{rng.choice(TEXTS)} -- ad hoc", None
             source, median_ms, width = tenant.sources[source_index]
             elapsed = rng.lognormvariate(math.log(median_ms), 1.1)
             if rng.random() < 0.01:
@@ -206,6 +215,5 @@ class Generator:
             elif draw < 0.025:
                 status = "cancelled"
             returned = int(rng.lognormvariate(4, 2)) if status == "success" else 0
-            extra = (source, text, int(elapsed), returned, returned * width, status)
-            actor = None if rng.random() < 0.25 else user
+            extra = (source, text, int(elapsed), returned, returned * width, status, saved)
             yield from event("query.executed", actor, _uuid(rng), at, extra)

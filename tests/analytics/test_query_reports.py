@@ -48,10 +48,28 @@ async def test_per_data_source_and_per_query(analytics: AnalyticsService, stored
         (row["executions"] for row in rows), reverse=True
     )
 
+
+async def test_per_saved_query_and_ad_hoc_per_data_source(
+    analytics: AnalyticsService, stored: Stored
+) -> None:
+    executions = stored.mine.in_range("query.executed")
+    expected = grouped(
+        executions,
+        lambda event: (
+            event.data.saved_query_id and str(event.data.saved_query_id),
+            str(event.data.data_source_id),
+        ),
+    )
+    # Two saved queries with one text, and ad hoc runs of the same texts: not grouped by text.
+    saved = {key for key in expected if key[0] is not None}
+    assert len(saved) == 3 and len(expected) > len(saved)
+    assert len(expected) != len({(e.data.data_source_id, e.data.query_text) for e in executions})
     response = await analytics.get(stored.actor, "/reports/queries/by-query", **WINDOW)
+    assert response.status_code == 200, response.text
     rows = response.json()["rows"]
-    assert {(row.pop("data_source_id"), row.pop("query_text")): row for row in rows} == grouped(
-        executions, lambda event: (str(event.data.data_source_id), event.data.query_text)
+    assert {(row.pop("saved_query_id"), row.pop("data_source_id")): row for row in rows} == expected
+    assert [row["executions"] for row in rows] == sorted(
+        (row["executions"] for row in rows), reverse=True
     )
 
 

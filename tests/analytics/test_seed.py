@@ -66,6 +66,11 @@ def test_distributions_have_their_shapes() -> None:
     statuses = Counter(p.extra[5] for p in executions)
     assert 0.01 < statuses["failed"] / len(executions) < 0.04
     assert statuses["timeout"] > 0 and statuses["cancelled"] > 0
+    ad_hoc = [p for p in executions if p.extra[6] is None]
+    assert 0.12 < len(ad_hoc) / len(executions) < 0.18  # ad hoc queries, by users only
+    assert all(p.actor is not None for p in ad_hoc)
+    saved = Counter(p.extra[6] for p in mine if p.kind == "query.executed" and p.extra[6])
+    assert len(saved) >= 5 and saved.most_common(1)[0][1] > 0.1 * saved.total()  # popular ones
     elapsed = sorted(p.extra[2] for p in executions)
     p50, p99 = elapsed[len(elapsed) // 2], elapsed[len(elapsed) * 99 // 100]
     assert p99 > 10 * p50  # log-normal with a tail

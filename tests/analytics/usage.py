@@ -43,6 +43,15 @@ class Ids:
         "SELECT * FROM customers LIMIT 10",
     )
 
+    saved: tuple[tuple[uuid.UUID, str], ...] = field(
+        default_factory=lambda: (
+            (uuid.uuid4(), "SELECT count() FROM orders WHERE day = {day:Date}"),
+            (uuid.uuid4(), "SELECT count() FROM orders WHERE day = {day:Date}"),  # a copy
+            (uuid.uuid4(), "SELECT * FROM customers LIMIT 10"),
+        )
+    )
+    """Saved queries (id, text): two with the same text, so a saved query is not its text."""
+
     def source_of(self, text: str) -> uuid.UUID:
         return self.sources[0] if self.texts.index(text) < 2 else self.sources[1]
 
@@ -123,13 +132,17 @@ def make_usage(tenant_id: uuid.UUID, ids: Ids, seed: int, volume: int = 60) -> U
             session_id=session(user, when),
         )
     for _ in range(volume):
-        user, when, text = chance.choice(ids.users), moment(), chance.choice(ids.texts)
+        # Three in five run a saved query, the others are ad hoc, with the same texts.
+        saved, text = (
+            chance.choice(ids.saved) if chance.random() < 0.6 else (None, chance.choice(ids.texts))
+        )
+        user, when = chance.choice(ids.users), moment()
         status = chance.choice(STATUSES)
         execution = uuid.uuid4()
         data = QueryExecutedV1(
             query_id=execution,
             data_source_id=ids.source_of(text),
-            saved_query_id=None,
+            saved_query_id=saved,
             query_text=text,
             execution_time_ms=chance.randint(1, 5_000),
             rows_returned=chance.randint(0, 10_000),

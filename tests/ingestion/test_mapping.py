@@ -11,13 +11,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lookout_contracts import all_event_specs, make_event
 from lookout_contracts.events.dashboard import DashboardViewedV1
+from lookout_contracts.events.datasource import QueryExecutedV1
+from lookout_contracts.fast import FastParser
 from lookout_ingestion.decode import Rejected, decode
 from lookout_ingestion.encoding import encode_origin, encode_row, encode_string, encode_topic
-from lookout_ingestion.mapping import COLUMNS, NO_USER, ORIGIN_COLUMNS, Unmappable, map_event
+from lookout_ingestion.mapping import (
+    AD_HOC,
+    COLUMNS,
+    NO_USER,
+    ORIGIN_COLUMNS,
+    Unmappable,
+    map_event,
+)
 
 from tests.contracts.strategies import data_dicts
 
 SPECS = all_event_specs()
+PARSER = FastParser()
 
 
 @st.composite
@@ -76,9 +86,13 @@ def test_mapping_follows_the_table(event: Any) -> None:
     if event.actor_id is not None:
         expected.add("user_activity")
     assert set(rows) == expected
+    fast = PARSER.decode(event.to_json())  # ingestion's usual kind of event: the same rows
+    if fast is not None:
+        assert map_event(fast) == map_event(event)
     for table, row in rows.items():
         assert len(row) == len(COLUMNS[table]) - len(ORIGIN_COLUMNS)  # they come from the encoder
-        assert row[-1 if table != "query_metrics" else -2] == int(event.time.timestamp())
+        columns = COLUMNS[table][: len(row)]
+        assert row[columns.index("timestamp")] == int(event.time.timestamp())
         encoded = encode_row(table, row, encode_origin(encode_topic("t.events", LOG), 3, OFFSET))
         assert encoded.endswith(ORIGIN)
     if "dashboard_events" in rows:
@@ -94,13 +108,19 @@ def test_mapping_follows_the_table(event: Any) -> None:
         assert user_id == (event.actor_id or NO_USER)
         assert event_data == event.data.model_dump_json()
     if "query_metrics" in rows:
-        row = rows["query_metrics"]
-        assert row[0] == event.data.query_id and row[3] == event.data.data_source_id
-        assert row[5:8] == (
+        row = dict(zip(COLUMNS["query_metrics"], rows["query_metrics"], strict=False))
+        assert (row["query_id"], row["data_source_id"], row["query_text"]) == (
+            event.data.query_id,
+            event.data.data_source_id,
+            event.data.query_text,
+        )
+        assert row["saved_query_id"] == (event.data.saved_query_id or AD_HOC)
+        assert (row["execution_time_ms"], row["rows_returned"], row["bytes_returned"]) == (
             event.data.execution_time_ms,
             event.data.rows_returned,
             event.data.bytes_returned,
         )
+        assert row["status"] == event.data.status
     if "user_activity" in rows:
         assert rows["user_activity"][:7] == (
             event.id,
@@ -158,6 +178,44 @@ def test_uuid_columns_encode_alike_from_a_uuid_and_from_its_text(value: uuid.UUI
     # dashboard_id is the subject id's canonical text; the other three are UUID objects
     row = (value, str(value), value, value, "dashboard.viewed", "{}", 0)
     assert encode_row("dashboard_events", row, b"")[:64] == rowbinary_uuid(value) * 4
+
+
+@pytest.mark.parametrize("saved_query", [uuid.UUID(int=7 << 64 | 9), None])
+def test_a_query_metric_is_rowbinary_in_its_columns_order(saved_query: uuid.UUID | None) -> None:
+    # query_id, user_id, tenant_id, data_source_id, saved_query_id (zero for an ad hoc query),
+    # then query_text, execution_time_ms UInt32, rows_returned and bytes_returned UInt64,
+    # timestamp UInt32, status; written out apart from the encoder.
+    ids = [uuid.UUID(int=n) for n in (1, 2, 3, 4)]
+    data = QueryExecutedV1(
+        query_id=ids[0],
+        data_source_id=ids[3],
+        saved_query_id=saved_query,
+        query_text="SELECT 1",
+        execution_time_ms=300,
+        rows_returned=2,
+        bytes_returned=2**33,
+        status="failed",
+        error="boom",
+    )
+    event = make_event(
+        "query.executed",
+        tenant_id=ids[2],
+        subject_id=ids[0],
+        actor_id=ids[1],
+        data=data,
+        time=datetime.fromtimestamp(1_700_000_000, UTC),
+    )
+    rows = dict(map_event(event))
+    saved = saved_query or uuid.UUID(int=0)
+    assert encode_row("query_metrics", rows["query_metrics"], b"") == (
+        b"".join(map(rowbinary_uuid, (*ids, saved)))
+        + b"\x08SELECT 1"
+        + (300).to_bytes(4, "little")
+        + (2).to_bytes(8, "little")
+        + (2**33).to_bytes(8, "little")
+        + (1_700_000_000).to_bytes(4, "little")
+        + b"\x06failed"
+    )
 
 
 @pytest.mark.parametrize("length", [0, 1, 127, 128, 300, 16_384, 100_000])

@@ -15,6 +15,9 @@ QUERIES = [
     "SELECT data_source_id, quantile(0.95)(execution_time_ms) AS p95, sum(rows_returned) "
     "FROM query_metrics WHERE tenant_id = toUUID('00000000-0000-0000-0000-000000000001') "
     "GROUP BY data_source_id",
+    "SELECT saved_query_id, data_source_id, count() FROM query_metrics"
+    " WHERE saved_query_id != toUUID('00000000-0000-0000-0000-000000000000')"
+    " GROUP BY saved_query_id, data_source_id",
     "SELECT toStartOfHour(timestamp) AS hour, activity_type, count() FROM user_activity "
     "GROUP BY hour, activity_type ORDER BY hour",
     "SELECT _topic, _partition, maxMerge(max_offset) AS stored FROM user_activity_log_offsets "

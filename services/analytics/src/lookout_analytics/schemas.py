@@ -177,9 +177,18 @@ class DataSourceStats(QueryStats):
     data_source_id: UUID
 
 
-class QueryTextStats(QueryStats):
+class SavedQueryStats(QueryStats):
+    """A saved query's executions on a data source (a saved query moved to another source has a
+    row per source); ``saved_query_id`` null: the source's ad hoc executions (stored with the zero
+    UUID by ingestion, like executions stored before it kept the saved query)."""
+
+    saved_query_id: UUID | None
     data_source_id: UUID
-    query_text: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        saved = UUID(str(row["saved_query_id"]))
+        return super().from_row({**row, "saved_query_id": saved if saved.int else None})
 
 
 class SlowQuery(BaseModel):

@@ -23,6 +23,7 @@ _U32_U64_U64_U32: Final = struct.Struct("<IQQI").pack
 _UUIDS_1: Final = struct.Struct("<2Q").pack
 _UUIDS_3: Final = struct.Struct("<6Q").pack
 _UUIDS_4: Final = struct.Struct("<8Q").pack
+_UUIDS_5: Final = struct.Struct("<10Q").pack
 _LOW: Final = (1 << 64) - 1
 _SHORT_LENGTH: Final = tuple(bytes((length,)) for length in range(0x80))
 """The one-byte LEB128 prefix of every length below 128, prebuilt."""
@@ -101,6 +102,7 @@ def _query_metric(row: Row) -> bytes:
         user_id,
         tenant_id,
         data_source_id,
+        saved_query_id,
         query_text,
         execution_time_ms,
         rows_returned,
@@ -112,9 +114,10 @@ def _query_metric(row: Row) -> bytes:
     user = user_id.int
     tenant = tenant_id.int
     data_source = data_source_id.int
+    saved_query = saved_query_id.int
     return b"".join(
         (
-            _UUIDS_4(
+            _UUIDS_5(
                 query >> 64,
                 query & _LOW,
                 user >> 64,
@@ -123,6 +126,8 @@ def _query_metric(row: Row) -> bytes:
                 tenant & _LOW,
                 data_source >> 64,
                 data_source & _LOW,
+                saved_query >> 64,
+                saved_query & _LOW,
             ),
             encode_string(query_text),
             _U32_U64_U64_U32(execution_time_ms, rows_returned, bytes_returned, timestamp),

@@ -31,6 +31,7 @@ COLUMNS: Final[dict[Table, tuple[str, ...]]] = {
         "user_id",
         "tenant_id",
         "data_source_id",
+        "saved_query_id",
         "query_text",
         "execution_time_ms",
         "rows_returned",
@@ -54,6 +55,11 @@ COLUMNS: Final[dict[Table, tuple[str, ...]]] = {
 
 NO_USER: Final = uuid.UUID(int=0)
 """``user_id`` of a row whose event has no actor (the column is a non-nullable UUID)."""
+
+AD_HOC: Final = uuid.UUID(int=0)
+"""``saved_query_id`` of an ad hoc execution (the event's ``saved_query_id`` is null): the zero
+UUID, not a ``Nullable`` column — the value rows stored before the column existed have too, and a
+plain ``UUID`` can be in a sort key (README, "Mapping")."""
 
 Row = tuple[Any, ...]
 
@@ -105,6 +111,7 @@ def map_event(event: Any) -> list[tuple[Table, Row]]:
                     actor or NO_USER,
                     tenant,
                     data.data_source_id,
+                    data.saved_query_id or AD_HOC,
                     data.query_text,
                     data.execution_time_ms,
                     data.rows_returned,

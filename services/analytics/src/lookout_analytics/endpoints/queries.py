@@ -1,4 +1,4 @@
-"""Query reports over HTTP: per data source and per query, latency over time, the slowest
+"""Query reports over HTTP: per data source and per saved query, latency over time, the slowest
 executions and the cost per user."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from lookout_analytics.endpoints.window import ERRORS, LimitDep, WindowDep
 from lookout_analytics.schemas import (
     DataSourceStats,
     LatencyPoint,
-    QueryTextStats,
     Rows,
+    SavedQueryStats,
     Series,
     SlowQuery,
     UserCost,
@@ -30,11 +30,11 @@ async def by_data_source(
 
 @router.get(
     "/by-query",
-    summary="The same per query (a saved query is its text on its data source)",
+    summary="The same per saved query; ad hoc executions per data source (saved_query_id null)",
 )
 async def by_query(
     caller: CallerDep, clickhouse: ClickHouseDep, window: WindowDep, limit: LimitDep = 100
-) -> Rows[QueryTextStats]:
+) -> Rows[SavedQueryStats]:
     return await queries.by_query(clickhouse, caller, window, limit)
 
 

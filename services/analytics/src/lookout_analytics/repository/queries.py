@@ -1,8 +1,7 @@
 """Reads of ``query_metrics`` for the query reports (through the tenant's scope).
 
-There is no saved query id in ``query_metrics`` (the contract's table has none, and ingestion
-stores the columns it names): a saved query is told apart by its text on its data source (its
-SQL as run, with parameter placeholders, never parameter values)."""
+A saved query is its ``saved_query_id`` (a column ingestion adds to the contract's table); ad hoc
+executions have the zero UUID there and are grouped per data source."""
 
 from __future__ import annotations
 
@@ -22,21 +21,22 @@ STATS = (
 )
 GROUPS: dict[str, str] = {
     "data_source": "data_source_id",
-    "query_text": "data_source_id, query_text",
+    "saved_query": "saved_query_id, data_source_id",
 }
 
 
 async def stats(
-    clickhouse: ClickHouse, scope: Scope, by: Literal["data_source", "query_text"], limit: int
+    clickhouse: ClickHouse, scope: Scope, by: Literal["data_source", "saved_query"], limit: int
 ) -> list[dict[str, Any]]:
-    """Executions, errors, latency percentiles, rows and bytes per data source or per query."""
+    """Executions, errors, latency percentiles, rows and bytes per data source, or per saved query
+    (ad hoc executions: per data source, with the zero ``saved_query_id``)."""
     columns = GROUPS[by]
+    order = ", ".join(f"toString({column})" for column in columns.split(", "))
     return await read(
         clickhouse,
         scope,
         f"SELECT {columns}, {STATS} FROM {{query_metrics}} GROUP BY {columns}"
-        f" ORDER BY executions DESC, {columns.replace('data_source_id', 'toString(data_source_id)')}"
-        " LIMIT {limit:UInt32}",
+        f" ORDER BY executions DESC, {order} LIMIT {{limit:UInt32}}",
         {"limit": limit},
     )
 

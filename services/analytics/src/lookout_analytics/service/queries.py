@@ -1,5 +1,5 @@
-"""The query reports: per data source and per query, latency over time, the slowest executions,
-the cost per user."""
+"""The query reports: per data source and per saved query (ad hoc executions per data source),
+latency over time, the slowest executions, the cost per user."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from lookout_analytics.schemas import (
     DataSourceStats,
     LatencyPoint,
     QueryStats,
-    QueryTextStats,
     ReportWindow,
     Rows,
+    SavedQueryStats,
     Series,
     SlowQuery,
     UserCost,
@@ -33,9 +33,9 @@ async def by_data_source(
 
 async def by_query(
     clickhouse: ClickHouse, caller: Caller, window: ReportWindow, limit: int
-) -> Rows[QueryTextStats]:
-    rows = await queries.stats(clickhouse, report_scope(caller, window), "query_text", limit)
-    return Rows[QueryTextStats](rows=[QueryTextStats.from_row(row) for row in rows])
+) -> Rows[SavedQueryStats]:
+    rows = await queries.stats(clickhouse, report_scope(caller, window), "saved_query", limit)
+    return Rows[SavedQueryStats](rows=[SavedQueryStats.from_row(row) for row in rows])
 
 
 async def latency(

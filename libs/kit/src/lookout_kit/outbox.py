@@ -18,13 +18,13 @@ import asyncpg
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.topics import events_topic
 
-from lookout_kit.telemetry import current_traceparent
+from lookout_kit.telemetry import current_trace_context
 
 NOTIFY_CHANNEL = "lookout_outbox"
 
 _INSERT = """
-INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent, tracestate)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
@@ -39,14 +39,16 @@ class OutboxOutsideTransaction(RuntimeError):
     """publish_in_tx was called on a connection with no open transaction."""
 
 
-def _row(event: Envelope[Any], topic: str | None, traceparent: str | None) -> tuple[Any, ...]:
+def _row(
+    event: Envelope[Any], topic: str | None, trace_context: tuple[str | None, str | None]
+) -> tuple[Any, ...]:
     return (
         event.id,
         topic or events_topic(event.source),
         event.key,
         event.type,
         event.to_json(),
-        traceparent,
+        *trace_context,
     )
 
 
@@ -84,8 +86,9 @@ async def publish_standalone(
 async def _insert(
     conn: asyncpg.Connection, events: Sequence[Envelope[Any]], topic: str | None
 ) -> None:
-    traceparent = current_traceparent()
-    rows = [_row(event, topic, traceparent) for event in events]
+    # The request's trace context: the relay's producer span is its child (``relay_send.py``).
+    trace_context = current_trace_context()
+    rows = [_row(event, topic, trace_context) for event in events]
     if len(rows) == 1:
         await conn.execute(_INSERT_AND_NOTIFY, *rows[0])
     else:

@@ -2,8 +2,13 @@
 
 Woken by ``LISTEN/NOTIFY`` (with a slow poll as a safety net), it claims a batch of unpublished rows
 with ``FOR UPDATE SKIP LOCKED`` so that replicas share the work, sends them with the row's key and
-``traceparent``/``content-type`` headers, waits for every acknowledgement, and marks the acknowledged
-rows published in the same transaction that holds their locks.
+``content-type`` header (and, for a row written inside a trace, a producer span's ``traceparent`` and
+``tracestate``: ``relay_send.py``), waits for every acknowledgement, and marks the acknowledged rows
+published in the same transaction that holds their locks.
+
+Tracing: the relay's own work -- its polls, claims, marks and prunes -- runs ``untraced`` (no current
+span, instrumentation suppressed): it makes no span, so no root span per poll. Only the producer spans
+of rows that carry a trace context are recorded, as children of the request that wrote them.
 
 Order per key with several relays: a claimed row is only sent when no *earlier* unpublished row of the
 same key is outside this relay's batch (i.e. locked by another relay, which has not committed yet).
@@ -38,6 +43,7 @@ from lookout_kit.lease import new_owner, take_turn
 from lookout_kit.outbox import NOTIFY_CHANNEL
 from lookout_kit.relay_send import send_in_key_order
 from lookout_kit.retry import Backoff
+from lookout_kit.telemetry import untraced
 from lookout_kit.worker import AT_ONCE, IDLE, NextRound, Worker
 
 logger = logging.getLogger("lookout.relay")
@@ -68,7 +74,7 @@ HELD_BACK_WAIT_S = 0.005
 PRUNE_CHECKS_PER_INTERVAL = 5
 
 _CLAIM = """
-SELECT id, topic, message_key, payload, traceparent, created_at
+SELECT id, event_id, topic, message_key, payload, traceparent, tracestate, created_at
 FROM outbox
 WHERE published_at IS NULL
 ORDER BY id
@@ -194,6 +200,10 @@ class OutboxRelay:
 
     async def publish_batch(self) -> BatchOutcome:
         """Claim, send and mark one batch. Raises when Kafka could not be reached at all."""
+        with untraced():
+            return await self._publish_batch()
+
+    async def _publish_batch(self) -> BatchOutcome:
         producer = await self._ensure_producer()
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, self._batch_size)
@@ -250,7 +260,8 @@ class OutboxRelay:
 
     async def _relay_round(self) -> NextRound:
         # Listen before claiming: a commit after this point wakes the next round.
-        await self._ensure_listener()
+        with untraced():
+            await self._ensure_listener()
         outcome = await self.publish_batch()
         if outcome.published + outcome.held_back >= self._batch_size:
             return AT_ONCE  # more may be waiting: drain before sleeping
@@ -259,7 +270,8 @@ class OutboxRelay:
         return IDLE
 
     async def _prune_round(self) -> NextRound:
-        await self.prune_due()
+        with untraced():
+            await self.prune_due()
         return IDLE
 
     async def _after_failure(self, error: BaseException) -> None:

@@ -6,6 +6,12 @@ order, one at a time: the broker appends a record batch whole or not at all, and
 partition is handed over only after the previous one was acknowledged. So when a row fails, no later
 row of its partition -- hence of its key -- is sent or marked published: they wait for the next
 round, behind it. Partitions are sent concurrently.
+
+Each row stored with a trace context (the request that wrote it) is sent inside a PRODUCER span
+``<topic> publish``, the child of that context, from its append to a record batch to the broker's
+acknowledgement (or the error that stopped it); the span's ``traceparent`` and ``tracestate`` go in
+the record's headers, so consumers continue the trace from the publish. A row with no stored
+context gets no span: the relay makes no roots of its own.
 """
 
 from __future__ import annotations
@@ -19,8 +25,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from lookout_contracts.envelope import CONTENT_TYPE
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from lookout_kit.telemetry import W3C, remote_context
 
 _PARTITIONER = DefaultPartitioner()
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
+_tracer = trace.get_tracer("lookout.relay")
 
 
 @dataclass
@@ -62,35 +74,97 @@ async def _send_partition(
     producer: AIOKafkaProducer, topic: str, partition: int, rows: list[asyncpg.Record]
 ) -> tuple[list[asyncpg.Record], KafkaError | None]:
     acknowledged: list[asyncpg.Record] = []
-    while len(acknowledged) < len(rows):
-        pending = rows[len(acknowledged) :]
-        batch = producer.create_batch()
-        taken = 0
-        for row in pending:
-            appended = batch.append(
-                timestamp=None,
-                key=row["message_key"],
-                value=row["payload"],
-                headers=headers(row["traceparent"]),
-            )
-            if appended is None:
-                break
-            taken += 1
-        batch.close()
-        if taken == 0:
-            return acknowledged, MessageSizeTooLargeError(f"outbox row {pending[0]['id']}")
-        try:
-            future = await producer.send_batch(batch, topic, partition=partition)
-            await future
-        except KafkaError as error:
-            return acknowledged, error
-        acknowledged.extend(pending[:taken])
-    return acknowledged, None
+    # One per row appended so far (a row that did not fit keeps its span for the next batch).
+    publishes: list[Publish] = []
+    try:
+        while len(acknowledged) < len(rows):
+            first = len(acknowledged)
+            batch = producer.create_batch()
+            taken = 0
+            for index in range(first, len(rows)):
+                row = rows[index]
+                if index == len(publishes):
+                    publishes.append(Publish.of(row, topic, partition))
+                appended = batch.append(
+                    timestamp=None,
+                    key=row["message_key"],
+                    value=row["payload"],
+                    headers=publishes[index].headers,
+                )
+                if appended is None:
+                    break
+                taken += 1
+            batch.close()
+            if taken == 0:
+                error: KafkaError = MessageSizeTooLargeError(f"outbox row {rows[first]['id']}")
+                _failed(publishes[first:], error)
+                return acknowledged, error
+            try:
+                future = await producer.send_batch(batch, topic, partition=partition)
+                metadata = await future
+            except KafkaError as error:
+                _failed(publishes[first:], error)
+                return acknowledged, error
+            for position, publish in enumerate(publishes[first : first + taken]):
+                publish.acknowledged(metadata.offset + position)
+            acknowledged.extend(rows[first : first + taken])
+        return acknowledged, None
+    except BaseException as error:  # cancelled (the relay stops): the spans still end
+        _failed(publishes[len(acknowledged) :], error)
+        raise
 
 
-def headers(traceparent: str | None) -> list[tuple[str, bytes]]:
-    """The Kafka headers of an outbox row: its content type and, when known, its trace context."""
-    found = [("content-type", CONTENT_TYPE.encode())]
-    if traceparent:
-        found.append(("traceparent", traceparent.encode()))
-    return found
+class Publish:
+    """A row's record headers and, when the row has a stored trace context, its producer span."""
+
+    __slots__ = ("headers", "span")
+
+    def __init__(self, headers: list[tuple[str, bytes]], span: Span | None) -> None:
+        self.headers = headers
+        self.span = span
+
+    @classmethod
+    def of(cls, row: asyncpg.Record, topic: str, partition: int) -> Publish:
+        parent = (
+            remote_context(row["traceparent"], row["tracestate"]) if row["traceparent"] else None
+        )
+        if parent is None:
+            return cls([_CONTENT_TYPE], None)
+        span = _tracer.start_span(
+            f"{topic} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": topic,
+                "messaging.destination.partition.id": str(partition),
+                "messaging.message.id": str(row["event_id"]),
+                "messaging.kafka.message.key": row["message_key"].decode("utf-8", "replace"),
+            },
+        )
+        carrier: dict[str, str] = {}
+        W3C.inject(carrier, context=trace.set_span_in_context(span))
+        return cls(
+            [_CONTENT_TYPE, *((name, value.encode()) for name, value in carrier.items())], span
+        )
+
+    def acknowledged(self, offset: int) -> None:
+        if self.span is not None:
+            if offset >= 0:
+                self.span.set_attribute("messaging.kafka.offset", offset)
+            self.span.end()
+            self.span = None
+
+    def failed(self, error: BaseException) -> None:
+        if self.span is not None:
+            self.span.record_exception(error)
+            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            self.span.end()
+            self.span = None
+
+
+def _failed(publishes: list[Publish], error: BaseException) -> None:
+    for publish in publishes:
+        publish.failed(error)

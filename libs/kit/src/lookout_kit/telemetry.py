@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _configured = False
+
+W3C = TraceContextTextMapPropagator()
+"""The W3C trace context (``traceparent`` and ``tracestate``): what goes to outbox rows and Kafka."""
 
 
 def _query_spans_within_recorded_traces() -> Any:
@@ -64,11 +71,43 @@ def configure_tracing(service: str, otlp_endpoint: str | None, sample_ratio: flo
     _configured = True
 
 
-def current_traceparent() -> str | None:
-    """The W3C ``traceparent`` of the active span, to store beside an outbox row."""
+def current_trace_context() -> tuple[str | None, str | None]:
+    """The W3C ``traceparent`` and ``tracestate`` of the active span, to store beside an outbox
+    row (``(None, None)`` outside a span; the state is ``None`` when empty)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
+    W3C.inject(carrier)
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the active span."""
+    return current_trace_context()[0]
+
+
+def remote_context(traceparent: str, tracestate: str | None) -> context.Context | None:
+    """The context whose current span is the one ``traceparent`` names (a remote parent), or
+    ``None`` when it is not a valid W3C trace context."""
+    carrier = {"traceparent": traceparent}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    extracted = W3C.extract(carrier)
+    if not trace.get_current_span(extracted).get_span_context().is_valid:
+        return None
+    return extracted
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Run background work (the relay's polls, claims and prunes) outside any trace: no current
+    span, and instrumentation suppressed, so its queries make no span at all -- not children of
+    whatever span the task was started in, and no roots of their own. Spans started with an
+    explicit parent (the relay's producer spans) are still made."""
+    token = context.attach(context.Context())
+    try:
+        with suppress_instrumentation():
+            yield
+    finally:
+        context.detach(token)
 
 
 def tracer(name: str) -> trace.Tracer:

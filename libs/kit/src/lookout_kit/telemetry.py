@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,8 +11,17 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 _configured = False
 
@@ -45,17 +54,46 @@ def _query_spans_within_recorded_traces() -> Any:
     return RecordedQueries()  # type: ignore[no-untyped-call]
 
 
+class LinkedOrRatio(Sampler):
+    """The root sampler: a new trace linked to a recorded one is recorded (ingestion's batch span,
+    whose links are sampled events' contexts: `lookout_ingestion.tracing`), any other new trace
+    at ``ratio``."""
+
+    def __init__(self, ratio: float) -> None:
+        self._ratio = TraceIdRatioBased(ratio)
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if links and any(link.context.trace_flags.sampled for link in links):
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        return self._ratio.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"LinkedOrRatio{{{self._ratio.get_description()}}}"
+
+
 def configure_tracing(service: str, otlp_endpoint: str | None, sample_ratio: float = 1.0) -> None:
     """Install a tracer provider. Spans are exported only when an OTLP endpoint is configured.
 
     ``sample_ratio`` of new traces are recorded; a request that arrives with a trace context follows
-    its sampling decision. Trace ids propagate (HTTP → outbox → Kafka headers) either way."""
+    its sampling decision, and so does a new trace linked to a recorded one. Trace ids propagate
+    (HTTP → outbox → Kafka headers) either way."""
     global _configured
     if _configured:
         return
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"lookout-{service}"}),
-        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+        sampler=ParentBased(LinkedOrRatio(sample_ratio)),
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -13,6 +13,11 @@ beside the same run's ClickHouse-side limit, and event-time→queryable latency 
 - ClickHouse limit: the same events' rows, decoded, mapped and RowBinary-encoded beforehand, are
   inserted straight (batches of ``--batch-rows``, the three tables in parallel): the ratio says how
   much of what the server can take the consumer achieves.
+- Clients: the same events read by the consumer client we use (aiokafka, ``getmany``) and by
+  confluent-kafka (librdkafka, Arroyo's choice; batch ``consume``), each in a fresh group of one
+  consumer over every partition, nothing done with a record but reading its offset and value:
+  records/s and CPU µs per record (the process's user + system time, librdkafka's threads
+  included), side by side in one run.
 - Latency: ``dashboard.viewed`` events (one ``user_activity`` row each) at a steady ``--rate`` for
   ``--seconds``; the table's row count is polled every 20 ms and event k counts as queryable when
   the count reaches k (rows of one partition arrive in order; across partitions this is FIFO
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -34,7 +40,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -215,6 +221,79 @@ async def throughput(
     return ours, limit
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def read_with_aiokafka(kafka: str, topics: list[str], count: int) -> tuple[float, float]:
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=kafka,
+        group_id=f"bench-clients-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=50 << 20,
+    )
+    await consumer.start()
+    try:
+        read, started, cpu = 0, 0.0, 0.0
+        while read < count:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            if fetched and not started:
+                started, cpu = time.monotonic(), _cpu_s()
+            for records in fetched.values():
+                for record in records:
+                    _ = record.offset, record.value
+                read += sum(len(records) for records in fetched.values())
+        return read / (time.monotonic() - started), (_cpu_s() - cpu) / read * 1e6
+    finally:
+        await consumer.stop()
+
+
+def read_with_confluent(kafka: str, topics: list[str], count: int) -> tuple[float, float]:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka,
+            "group.id": f"bench-clients-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 50 << 20,
+            "max.partition.fetch.bytes": 8 << 20,
+        }
+    )
+    consumer.subscribe(topics)
+    try:
+        read, started, cpu = 0, 0.0, 0.0
+        while read < count:
+            messages = consumer.consume(num_messages=10_000, timeout=0.5)
+            if messages and not started:
+                started, cpu = time.monotonic(), _cpu_s()
+            for message in messages:
+                if message.error() is None:
+                    _ = message.offset(), message.value()
+                    read += 1
+        return read / (time.monotonic() - started), (_cpu_s() - cpu) / read * 1e6
+    finally:
+        consumer.close()
+
+
+async def clients(
+    servers: Servers, session: aiohttp.ClientSession, count: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((records/s, CPU µs/record) of aiokafka, the same of confluent-kafka), one set of events."""
+    events = mixed_events(count, Expected())
+    async with Run(servers, session) as run:
+        await produce(servers.kafka, run, events)
+        topics = sorted({run.topic(source) for source, _, _ in events})
+        ours = await read_with_aiokafka(servers.kafka, topics, count)
+        theirs = await asyncio.to_thread(read_with_confluent, servers.kafka, topics, count)
+    return ours, theirs
+
+
 async def latency(
     servers: Servers, session: aiohttp.ClientSession, rate: float, seconds: float
 ) -> tuple[float, float]:
@@ -261,9 +340,11 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--client-events", type=int, default=300_000)
     args = parser.parse_args()
     servers = Servers.from_environment()
     ours, limits, p50s, p99s = [], [], [], []
+    aiokafka_rates, aiokafka_cpu, confluent_rates, confluent_cpu = [], [], [], []
     async with client_session() as session:
         for repeat in range(args.repeats):
             rate, limit = await throughput(
@@ -274,9 +355,15 @@ async def main() -> None:
             p50, p99 = await latency(servers, session, args.rate, args.seconds)
             p50s.append(p50)
             p99s.append(p99)
+            (a_rate, a_cpu), (c_rate, c_cpu) = await clients(servers, session, args.client_events)
+            aiokafka_rates.append(a_rate)
+            aiokafka_cpu.append(a_cpu)
+            confluent_rates.append(c_rate)
+            confluent_cpu.append(c_cpu)
             print(
                 f"run {repeat + 1}: {rate:,.0f} events/s (clickhouse limit {limit:,.0f}), "
-                f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms"
+                f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms; clients: aiokafka {a_rate:,.0f} "
+                f"records/s ({a_cpu:.2f} µs CPU each), confluent-kafka {c_rate:,.0f} ({c_cpu:.2f})"
             )
     ratios = [ours[i] / limits[i] for i in range(len(ours))]
     write(
@@ -288,6 +375,7 @@ async def main() -> None:
             "latency_rate": args.rate,
             "latency_seconds": args.seconds,
             "repeats": args.repeats,
+            "client_events": args.client_events,
             "partitions": PARTITIONS,
         },
         {
@@ -295,7 +383,15 @@ async def main() -> None:
             "clickhouse_limit_events_per_s": figure(median(limits), "events/s", "higher"),
             "clickhouse_limit_ratio": figure(median(ratios), "ratio", "higher"),
             "latency_p50_ms": figure(median(p50s), "ms", "lower"),
-            "latency_p99_ms": figure(median(p99s), "ms", "lower", target=1_500),
+            "latency_p99_ms": figure(median(p99s), "ms", "lower", target=1_000),
+            "client_aiokafka_records_per_s": figure(median(aiokafka_rates), "records/s", "higher"),
+            "client_aiokafka_cpu_us_per_record": figure(median(aiokafka_cpu), "us", "lower"),
+            "client_confluent_kafka_records_per_s": figure(
+                median(confluent_rates), "records/s", "higher"
+            ),
+            "client_confluent_kafka_cpu_us_per_record": figure(
+                median(confluent_cpu), "us", "lower"
+            ),
         },
     )
 

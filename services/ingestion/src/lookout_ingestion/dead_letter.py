@@ -11,6 +11,7 @@ from lookout_contracts.headers import dead_letter_headers
 
 from lookout_ingestion.decode import Rejected
 from lookout_ingestion.metrics import DEAD_LETTERS
+from lookout_ingestion.steps import PassOn, Run, Step
 
 
 class DeadLetters:
@@ -38,3 +39,24 @@ class DeadLetters:
         )
         DEAD_LETTERS.labels(rejected.code).inc()
         return future
+
+    async def deliver(self, record: ConsumerRecord[Any, Any], rejected: Rejected) -> None:
+        """Send, and return once the broker acknowledged it."""
+        await (await self.send(record, rejected))
+
+
+class DeadLetter(PassOn):
+    """The dead-letter step: the run's rejected records are sent in the background (nothing waits
+    for them here); the batch's commit waits for their acknowledgements."""
+
+    def __init__(self, letters: DeadLetters, next_step: Step) -> None:
+        super().__init__(next_step)
+        self._letters = letters
+
+    def submit(self, run: Run) -> None:
+        if run.dead_letters is None:
+            run.dead_letters = [
+                asyncio.ensure_future(self._letters.deliver(record, rejected))
+                for record, rejected in run.rejected
+            ]
+        self.next.submit(run)

@@ -13,6 +13,8 @@ from typing import Any
 from lookout_contracts import ContractError, parse_event
 from lookout_contracts.fast import REFUSED, FastParser
 
+from lookout_ingestion.steps import PassOn, Run
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -44,3 +46,12 @@ def _decode_by_contract(value: bytes | None) -> Any:
         return parse_event(value)
     except ContractError as error:
         return Rejected(error.reason, error.code)
+
+
+class Decode(PassOn):
+    """The decode step: every record of the run decoded and validated, in one pass."""
+
+    def submit(self, run: Run) -> None:
+        if run.events is None:
+            run.events = [decode(record.value) for record in run.records]
+        self.next.submit(run)

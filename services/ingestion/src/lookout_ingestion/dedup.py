@@ -17,7 +17,13 @@ that comes back after a rebalance exactly where this consumer left it keeps its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiokafka import TopicPartition
+
+from lookout_ingestion.decode import Rejected
+from lookout_ingestion.steps import PassOn, Run, Step
 
 
 class RecentIds:
@@ -90,3 +96,68 @@ class RecentIds:
         keep = set(partitions)
         for partition in [partition for partition in self._parked if partition not in keep]:
             del self._parked[partition]
+
+
+class DropResends(PassOn):
+    """The drop-resends step: keeps the run's valid events that are not resends, collects its
+    invalid ones for the dead-letter topic, and says up to where the run is consumed.
+
+    A partition's first run since its assignment opens its window: when the window needs the
+    records before it, ``seek`` reads the partition again from there and the run is dropped (those
+    records come back, warm the window, then this run's records come again)."""
+
+    def __init__(
+        self, recent: RecentIds, seek: Callable[[TopicPartition, int], None], next_step: Step
+    ) -> None:
+        super().__init__(next_step)
+        self._recent = recent
+        self._seek = seek
+
+    def submit(self, run: Run) -> None:
+        if run.kept is None:
+            if not self._window_open(run):
+                return
+            self._drop_resends(run)
+        self.next.submit(run)
+
+    def _window_open(self, run: Run) -> bool:
+        if self._recent.window(run.partition) is not None:
+            return True
+        start = self._recent.open(run.partition, run.first_offset)
+        if start < run.first_offset:
+            self._seek(run.partition, start)
+            return False
+        return True
+
+    def _drop_resends(self, run: Run) -> None:
+        assert run.events is not None
+        partition = run.partition
+        window = self._recent.window(partition)
+        assert window is not None
+        seen, warm_until = window
+        span = self._recent.span
+        kept: list[tuple[Any, Any]] = []
+        rejected = run.rejected
+        resent = 0
+        for record, event in zip(run.records, run.events, strict=True):
+            offset = record.offset
+            if isinstance(event, Rejected):
+                if offset >= warm_until:  # below: dead-lettered when it was read at its turn
+                    rejected.append((record, event))
+                continue
+            key = event.id.int
+            previous = seen.get(key)
+            seen[key] = offset
+            if offset < warm_until:
+                continue  # before the committed position: it only fills the window
+            if previous is not None and previous < offset and offset - previous <= span:
+                resent += 1  # the relay's resend of an event stored (or dropped) before
+                continue
+            kept.append((record, event))
+        run.kept = kept
+        run.resent = resent
+        last = run.last_offset
+        if last >= warm_until:  # the warming records are a prefix of the run, if any
+            run.position = last + 1
+        self._recent.advanced(partition, last + 1)
+        self._recent.trim(partition, last)

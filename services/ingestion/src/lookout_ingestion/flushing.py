@@ -1,5 +1,7 @@
-"""Flush and commit steps: the open batch, the one flush in flight (every table's INSERT together,
-then the batch's dead letters), and the commit of its positions only after all of it is stored."""
+"""The flush step, the pipeline's last: runs join the open batch; one flush at a time stores a
+batch (every table's INSERT together, then the batch's dead letters acknowledged) and hands it to
+the commit step (``commit.py``). While the unflushed rows reach ``max_buffered_rows`` it takes no
+more runs (``MessageRejected``: the consumer stops fetching until a flush ends)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import TopicPartition
 from lookout_kit.clickhouse import ClickHouse
 from lookout_kit.retry import Backoff
 
 from lookout_ingestion.batching import Batch
+from lookout_ingestion.commit import Committer
 from lookout_ingestion.insert import insert_table
+from lookout_ingestion.metrics import EVENTS
 from lookout_ingestion.repository.offsets import StoredOffsets
+from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
+from lookout_ingestion.steps import MessageRejected, Run
 
 logger = logging.getLogger("lookout.ingestion.flushing")
 
@@ -32,7 +36,7 @@ class Flusher:
         settings: Settings,
         *,
         clickhouse: ClickHouse,
-        consumer: AIOKafkaConsumer,
+        committer: Committer,
         stored: StoredOffsets,
         backoff: Backoff,
         query_id_prefix: str,
@@ -40,7 +44,7 @@ class Flusher:
     ) -> None:
         self._settings = settings
         self._clickhouse = clickhouse
-        self._consumer = consumer
+        self._committer = committer
         self._stored = stored
         self._backoff = backoff
         self._query_id_prefix = query_id_prefix
@@ -49,8 +53,6 @@ class Flusher:
         """The open batch: what the consumer reads goes here."""
         self._task: asyncio.Task[None] | None = None
         self._in_flight: Batch | None = None
-        self.committed: dict[TopicPartition, int] = {}
-        """What this consumer last committed per partition (for the lag metric)."""
         self.failed = False
         """A flush failed for good: nothing after it may be committed (its positions would pass
         events that are neither stored nor dead-lettered)."""
@@ -138,18 +140,58 @@ class Flusher:
         )
         if batch.dead_letters:
             await asyncio.gather(*batch.dead_letters)
-        offsets = {
-            partition: OffsetAndMetadata(position, batch.logs.get(partition, ""))
-            for partition, position in batch.positions.items()
-            if owned(partition)
-        }
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as error:
-            # The rows are stored: whoever reads these offsets again skips them.
-            logger.warning("commit failed", extra={"error": repr(error)})
-            return
-        for partition, committed in offsets.items():
-            self.committed[partition] = committed.offset
+        await self._committer.commit(batch, owned)
+
+
+class Flush:
+    """The last step: a run's rows, dead letters and position join the open batch."""
+
+    def __init__(
+        self,
+        flusher: Flusher,
+        logs: LogWatch,
+        *,
+        max_buffered_rows: int,
+        current: Callable[[Run], bool],
+        generation: Callable[[], int],
+    ) -> None:
+        self._flusher = flusher
+        self._logs = logs
+        self._max_buffered_rows = max_buffered_rows
+        self._current = current
+        self._generation = generation
+
+    def submit(self, run: Run) -> None:
+        if not self._current(run):
+            return  # revoked since it was fetched: its next owner reads it from the commit
+        flusher = self._flusher
+        if flusher.unflushed_rows >= self._max_buffered_rows and not run.forced:
+            raise MessageRejected
+        assert run.rows is not None and run.dead_letters is not None
+        batch, partition = flusher.batch, run.partition
+        batch.logs[partition] = self._logs.name(partition)
+        tables = batch.tables
+        for table, offset, row in run.rows:
+            tables[table].add(partition, offset, row)
+        if run.dead_letters:
+            batch.dead_letters.extend(run.dead_letters)
+        if run.position is not None:
+            batch.consumed(partition, run.position)
+        EVENTS.labels("ingested").inc(run.mapped)
+        if run.rejected:
+            EVENTS.labels("dead_lettered").inc(len(run.rejected))
+        if run.skipped_rows:
+            EVENTS.labels("skipped_rows").inc(run.skipped_rows)
+        if run.resent:
+            EVENTS.labels("resent").inc(run.resent)
+
+    def poll(self) -> None:
+        self._flusher.collect()
+        if self._flusher.due():
+            self._flusher.start(self._generation())
+
+    async def join(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._flusher.drain(self._generation), timeout)
+
+    def close(self) -> None:
+        pass

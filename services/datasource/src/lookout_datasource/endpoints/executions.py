@@ -195,7 +195,7 @@ async def execute_batch(
 ) -> Response:
     caller = await batch_caller(request, bearer, body, engine)
     outcome = await batch.run_batch(pool, events_pool, engine, caller, body.items)
-    return Response(content=outcome.model_dump_json(), media_type="application/json")
+    return Response(content=outcome.to_json(), media_type="application/json")
 
 
 @router.get(

@@ -120,7 +120,8 @@ class ExecutionResult(BaseModel):
 
     @property
     def rows_json(self) -> builtins.bytes | None:
-        """The rows already encoded as JSON by the connector, when it did."""
+        """The rows already encoded as JSON by the connector, when it did (``rows`` is then
+        left empty: ``to_json`` is how such a result is written)."""
         return self._rows_json
 
     @rows_json.setter
@@ -152,6 +153,25 @@ class BatchItemOutcome(BaseModel):
 
 class BatchResult(BaseModel):
     items: list[BatchItemOutcome] = Field(description="One per item, in the request's order")
+
+    def to_json(self) -> builtins.bytes:
+        """The batch as JSON, each result's rows spliced in as encoded once (``to_json``)."""
+        parts = []
+        for item in self.items:
+            if item.result is not None and item.result.rows_json is not None:
+                error = b"null" if item.error is None else item.error.model_dump_json().encode()
+                parts.append(
+                    b'{"ok":'
+                    + (b"true" if item.ok else b"false")
+                    + b',"result":'
+                    + item.result.to_json()
+                    + b',"error":'
+                    + error
+                    + b"}"
+                )
+            else:
+                parts.append(item.model_dump_json().encode())
+        return b'{"items":[' + b",".join(parts) + b"]}"
 
 
 class Execution(BaseModel):

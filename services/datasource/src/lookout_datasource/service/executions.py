@@ -349,19 +349,19 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         bytes_returned=result.bytes,
     )
     # Built without validation: every field is the service's own (10,000 rows validated again
-    # would cost more than reading them).
+    # would cost more than reading them). The rows are in ``rows_json`` only, as encoded once.
     shown = ExecutionResult.model_construct(
         execution_id=execution_id,
         data_source_id=plan.data_source.id,
         saved_query_id=plan.saved_query_id,
         columns=[ResultColumn(name=column.name, type=column.type) for column in result.columns],
-        rows=result.rows,
+        rows=[],
         row_count=result.row_count,
         bytes=result.bytes,
         duration_ms=result.duration_ms,
         truncated=result.truncated,
     )
-    shown.rows_json = result.rows_json or None
+    shown.rows_json = result.rows_json
     if key is not None and engine.cache is not None:
         await engine.cache.put(key, shown.to_json())
     return shown

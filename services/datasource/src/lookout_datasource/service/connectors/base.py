@@ -13,9 +13,9 @@ Python values, typed by the caller (text ``str``, number ``int``/``float``/``Dec
 comma-separated sequence of bound values, for ``x IN ({{ ids }})``; an empty list becomes
 ``NULL`` (matches nothing).
 
-**Results** are JSON-ready: numbers stay numbers (a ``Decimal`` becomes an ``int`` when whole,
-else a ``float``), UUIDs strings, bytes hex; dates and datetimes stay Python's, which pydantic
-writes as ISO 8601 (``QueryResult.rows_json`` has the rows encoded so, once).
+**Results** are JSON, encoded once (``QueryResult.rows_json``): numbers stay numbers (a ``Decimal``
+becomes an integer when whole, else a float; a float that is not finite, null), UUIDs strings,
+bytes hex, dates and times ISO 8601 (``results.py``).
 
 **Errors** are ``ConnectorError``s with a stable ``code``; their messages never hold the password
 (``scrubbed``) nor a stack trace.
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 from uuid import UUID
 
+import msgspec
 from lookout_kit.errors import DomainError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -123,13 +124,19 @@ class Column:
 @dataclass
 class QueryResult:
     columns: list[Column]
-    rows: list[list[Any]]
+    rows_json: builtins.bytes  # (``bytes`` is a field here)
+    """The rows as JSON (UTF-8), encoded once: what a response sends; ``bytes`` is its length."""
     row_count: int
     truncated: bool
     bytes: int
     duration_ms: int
-    rows_json: builtins.bytes = b""  # (``bytes`` is a field here)
-    """``rows`` as JSON (UTF-8), encoded once; ``bytes`` is its length."""
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The rows as JSON has them (decoded from ``rows_json`` when asked: nothing on the
+        response's path asks)."""
+        rows: list[list[Any]] = msgspec.json.decode(self.rows_json)
+        return rows
 
 
 class ConnectorError(DomainError):

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from lookout_datasource.service.connectors.base import Column
+from lookout_datasource.service.connectors.clickhouse import pass_through
 from lookout_datasource.service.connectors.results import encode_rows, result
 
 ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -105,3 +106,48 @@ def test_a_result_applies_the_row_limit_and_counts_the_bytes_it_sends() -> None:
     assert (whole.row_count, whole.truncated) == (3, False)
     empty = result([], [], row_limit=3, started=time.monotonic())
     assert (empty.rows_json, empty.row_count, empty.bytes) == (b"[]", 0, 2)
+
+
+# ClickHouse 18.16's JSONCompact answer, as the server writes it (a string with an escaped quote,
+# slash, newline and tab, a non-ASCII letter, a Decimal, a NaN, an array, a UInt64 past int64).
+CLICKHOUSE_ANSWER = (
+    '{\n\t"meta":\n\t[\n\t\t{\n\t\t\t"name": "id",\n\t\t\t"type": "UInt64"\n\t\t},\n'
+    '\t\t{\n\t\t\t"name": "data",\n\t\t\t"type": "String"\n\t\t},\n'
+    '\t\t{\n\t\t\t"name": "dec",\n\t\t\t"type": "Decimal(9, 2)"\n\t\t},\n'
+    '\t\t{\n\t\t\t"name": "n",\n\t\t\t"type": "Float64"\n\t\t},\n'
+    '\t\t{\n\t\t\t"name": "arr",\n\t\t\t"type": "Array(UInt8)"\n\t\t},\n'
+    '\t\t{\n\t\t\t"name": "big",\n\t\t\t"type": "UInt64"\n\t\t}\n\t],\n\n'
+    '\t"data":\n\t[\n'
+    '\t\t[0, "c\\"\\/\\n\\t\u00e90", 1.50, null, [1,2], 18446744073709551615],\n'
+    '\t\t[1, "\\"rows\\": 9,", 2, null, [], 1]\n'
+    '\t],\n\n\t"rows": 2,\n\n\t"rows_before_limit_at_least": 2,\n\n'
+    '\t"statistics":\n\t{\n\t\t"elapsed": 0.000072005,\n\t\t"rows_read": 2,\n\t\t"bytes_read": 16\n\t}\n}\n'
+).encode()
+
+
+def test_clickhouse_rows_are_passed_on_as_the_server_wrote_them() -> None:
+    passed = pass_through(CLICKHOUSE_ANSWER, row_limit=2)
+    assert passed is not None
+    columns, rows_json, row_count = passed
+    assert [(c.name, c.type) for c in columns] == [
+        ("id", "UInt64"),
+        ("data", "String"),
+        ("dec", "Decimal(9, 2)"),
+        ("n", "Float64"),
+        ("arr", "Array(UInt8)"),
+        ("big", "UInt64"),
+    ]
+    assert row_count == 2
+    assert b"\n" not in rows_json and b"\t" not in rows_json
+    assert json.loads(rows_json) == json.loads(CLICKHOUSE_ANSWER)["data"]
+    assert json.loads(rows_json)[0][1] == 'c"/\n\t\u00e90'
+
+
+def test_clickhouse_rows_are_read_again_when_they_cannot_be_passed_on() -> None:
+    assert pass_through(CLICKHOUSE_ANSWER, row_limit=1) is None  # more than the limit
+    not_utf8 = CLICKHOUSE_ANSWER.replace("\u00e9".encode(), b"\xe9")
+    assert pass_through(not_utf8, row_limit=2) is None
+    assert pass_through(CLICKHOUSE_ANSWER.replace(b"\t", b"  "), row_limit=2) is None
+    empty = CLICKHOUSE_ANSWER.split(b'\t"data":')[0] + b'\t"data":\n\t[\n\n\t],\n\n\t"rows": 0,\n}'
+    passed = pass_through(empty, row_limit=2)
+    assert passed is not None and passed[1:] == (b"[]", 0)

@@ -178,6 +178,44 @@ async def metrics_query(datasource: Client, dsn: str) -> str:
     return str(query.json()["id"])
 
 
+async def metrics_query_through_gateway(
+    http: httpx.AsyncClient, headers: dict[str, str], database: str
+) -> str:
+    """The same through the running stack's gateway as ``headers``' caller; ``warnings`` is
+    high too, but not what an alert on ``errors`` selects."""
+    await set_metric(database, "errors", 0)
+    await set_metric(database, "warnings", 99)  # high, but not what the alert's values select
+    source = await http.post(
+        "/api/datasource/data-sources",
+        headers=headers,
+        json={
+            "name": f"metrics {uuid.uuid4().hex[:6]}",
+            "type": "postgresql",
+            "connection_config": {
+                "host": "127.0.0.1",
+                "port": 5432,
+                "database": database.rsplit("/", 1)[1],
+                "user": "postgres",
+                "password": "unused",
+                "ssl_mode": "disable",
+            },
+        },
+    )
+    assert source.status_code == 201, source.text
+    query = await http.post(
+        "/api/datasource/saved-queries",
+        headers=headers,
+        json={
+            "name": "errors by name",
+            "query_text": QUERY,
+            "data_source_id": source.json()["id"],
+            "parameters": [{"name": "name", "type": "text", "required": True}],
+        },
+    )
+    assert query.status_code == 201, query.text
+    return str(query.json()["id"])
+
+
 # -- receivers ------------------------------------------------------------------------------------
 
 

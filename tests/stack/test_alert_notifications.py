@@ -7,7 +7,6 @@ parameterized: the values stored on the alert select the rows."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -15,43 +14,7 @@ from lookout_testing.accounts import bearer, signup
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
-from tests.alert.support import QUERY, SECRET, WebhookReceiver, set_metric
-
-
-async def metrics_query_through_gateway(
-    http: httpx.AsyncClient, headers: dict[str, str], database: str
-) -> str:
-    await set_metric(database, "errors", 0)
-    await set_metric(database, "warnings", 99)  # high, but not what the alert's values select
-    source = await http.post(
-        "/api/datasource/data-sources",
-        headers=headers,
-        json={
-            "name": f"metrics {uuid.uuid4().hex[:6]}",
-            "type": "postgresql",
-            "connection_config": {
-                "host": "127.0.0.1",
-                "port": 5432,
-                "database": database.rsplit("/", 1)[1],
-                "user": "postgres",
-                "password": "unused",
-                "ssl_mode": "disable",
-            },
-        },
-    )
-    assert source.status_code == 201, source.text
-    query = await http.post(
-        "/api/datasource/saved-queries",
-        headers=headers,
-        json={
-            "name": "errors by name",
-            "query_text": QUERY,
-            "data_source_id": source.json()["id"],
-            "parameters": [{"name": "name", "type": "text", "required": True}],
-        },
-    )
-    assert query.status_code == 201, query.text
-    return str(query.json()["id"])
+from tests.alert.support import SECRET, WebhookReceiver, metrics_query_through_gateway, set_metric
 
 
 async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webhooks(

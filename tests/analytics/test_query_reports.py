@@ -1,13 +1,34 @@
-"""The query reports against numbers computed here from the executions the test stored."""
+"""The query reports against numbers computed here from the executions the test stored; over a
+range of whole hours (read from ingestion's hourly rollups) and over one that is not (read from
+the executions' rows)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
+import pytest
+
 from .conftest import AnalyticsService, Stored
-from .usage import WINDOW, ZONE
+from .usage import END, START, TZ, WINDOW, ZONE
+
+RANGES = {
+    "whole hours": (START, END),
+    "not whole hours": (START + timedelta(minutes=30, seconds=17), END - timedelta(minutes=41)),
+}
+
+
+@pytest.fixture(params=sorted(RANGES))
+def window(request: pytest.FixtureRequest, stored: Stored) -> tuple[dict[str, str], list[Any]]:
+    """A report window and the executions in it."""
+    start, end = RANGES[request.param]
+    executions = [
+        event
+        for event in stored.mine.events
+        if event.type == "query.executed" and start <= event.time < end
+    ]
+    return {"from": start.isoformat(), "to": end.isoformat(), "tz": TZ}, executions
 
 
 def quantile_exact(values: list[int], level: float) -> int:
@@ -36,9 +57,17 @@ def grouped(executions: list[Any], key: Any) -> dict[Any, dict[str, int]]:
     return {name: stats(events) for name, events in groups.items()}
 
 
-async def test_per_data_source_and_per_query(analytics: AnalyticsService, stored: Stored) -> None:
+def test_the_ranges_differ(stored: Stored) -> None:
     executions = stored.mine.in_range("query.executed")
-    response = await analytics.get(stored.actor, "/reports/queries/by-data-source", **WINDOW)
+    start, end = RANGES["not whole hours"]
+    assert any(not start <= event.time < end for event in executions)
+
+
+async def test_per_data_source(
+    analytics: AnalyticsService, stored: Stored, window: tuple[dict[str, str], list[Any]]
+) -> None:
+    params, executions = window
+    response = await analytics.get(stored.actor, "/reports/queries/by-data-source", **params)
     assert response.status_code == 200, response.text
     rows = response.json()["rows"]
     assert {row.pop("data_source_id"): row for row in rows} == grouped(
@@ -50,9 +79,9 @@ async def test_per_data_source_and_per_query(analytics: AnalyticsService, stored
 
 
 async def test_per_saved_query_and_ad_hoc_per_data_source(
-    analytics: AnalyticsService, stored: Stored
+    analytics: AnalyticsService, stored: Stored, window: tuple[dict[str, str], list[Any]]
 ) -> None:
-    executions = stored.mine.in_range("query.executed")
+    params, executions = window
     expected = grouped(
         executions,
         lambda event: (
@@ -64,7 +93,7 @@ async def test_per_saved_query_and_ad_hoc_per_data_source(
     saved = {key for key in expected if key[0] is not None}
     assert len(saved) == 3 and len(expected) > len(saved)
     assert len(expected) != len({(e.data.data_source_id, e.data.query_text) for e in executions})
-    response = await analytics.get(stored.actor, "/reports/queries/by-query", **WINDOW)
+    response = await analytics.get(stored.actor, "/reports/queries/by-query", **params)
     assert response.status_code == 200, response.text
     rows = response.json()["rows"]
     assert {(row.pop("saved_query_id"), row.pop("data_source_id")): row for row in rows} == expected
@@ -101,8 +130,10 @@ async def test_slowest_queries_with_their_text(analytics: AnalyticsService, stor
     assert datetime.fromisoformat(rows[0]["at"]) == executions[0].time.replace(microsecond=0)
 
 
-async def test_cost_per_user(analytics: AnalyticsService, stored: Stored) -> None:
-    executions = stored.mine.in_range("query.executed")
+async def test_cost_per_user(
+    analytics: AnalyticsService, stored: Stored, window: tuple[dict[str, str], list[Any]]
+) -> None:
+    params, executions = window
     expected: dict[str, dict[str, int]] = defaultdict(
         lambda: {"executions": 0, "total_execution_ms": 0, "total_rows": 0, "total_bytes": 0}
     )
@@ -112,7 +143,7 @@ async def test_cost_per_user(analytics: AnalyticsService, stored: Stored) -> Non
         cost["total_execution_ms"] += event.data.execution_time_ms
         cost["total_rows"] += event.data.rows_returned
         cost["total_bytes"] += event.data.bytes_returned
-    response = await analytics.get(stored.actor, "/reports/queries/cost-by-user", **WINDOW)
+    response = await analytics.get(stored.actor, "/reports/queries/cost-by-user", **params)
     rows = response.json()["rows"]
     assert {row.pop("user_id"): row for row in rows} == expected
     assert [row["total_execution_ms"] for row in rows] == sorted(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from lookout_analytics.repository import queries
 from lookout_analytics.repository.scope import Scope, UnscopedQuery, read
 from lookout_kit.clickhouse import bind
 
@@ -66,4 +69,62 @@ def test_a_narrowing_naming_a_table_is_refused() -> None:
         SCOPE.expand(
             "SELECT count() FROM {user_activity}",
             narrow={"user_activity": "user_id IN (SELECT user_id FROM user_activity)"},
+        )
+
+
+def test_a_rollup_is_read_for_whole_hours_only() -> None:
+    expanded, parameters = SCOPE.expand("SELECT count() FROM {query_metrics_hourly}")
+    sql = bind(expanded, parameters)
+    assert f"tenant_id = toUUID('{SCOPE.tenant_id}')" in sql
+    assert "hour >= toDateTime('2026-03-01 00:00:00', 'UTC')" in sql
+    assert "hour < toDateTime('2026-03-02 00:00:00', 'UTC')" in sql
+    for start, end in [
+        (datetime(2026, 3, 1, 0, 30, tzinfo=UTC), SCOPE.end),
+        (SCOPE.start, datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)),
+    ]:
+        partial = Scope(SCOPE.tenant_id, start, end)
+        assert not partial.whole_hours
+        with pytest.raises(UnscopedQuery):
+            partial.expand("SELECT count() FROM {query_metrics_users_hourly}")
+    with pytest.raises(UnscopedQuery):
+        SCOPE.expand("SELECT count() FROM {query_metrics_hourly_ever}")
+    with pytest.raises(UnscopedQuery):
+        SCOPE.expand(
+            "SELECT count() FROM {query_metrics} WHERE 1 IN (SELECT 1 FROM query_metrics_hourly)"
+        )
+
+
+async def test_whole_hours_read_the_rollups() -> None:
+    """The per-source, per-saved-query and cost reports of a whole-hours range read the rollups
+    (their speed); others read the rows."""
+    sent: list[str] = []
+
+    class Recording:
+        async def read(self, query: str, *_: object, **__: object) -> list[dict[str, object]]:
+            sent.append(query)
+            return []
+
+    partial = Scope(SCOPE.tenant_id, datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC), SCOPE.end)
+    for scope, table in [(SCOPE, "query_metrics_hourly"), (partial, "query_metrics")]:
+        sent.clear()
+        client: Any = Recording()
+        await queries.stats(client, scope, "data_source", 10)
+        await queries.stats(client, scope, "saved_query", 10)
+        await queries.cost_by_user(client, scope, 10)
+        names = [re.findall(r"FROM (query_metrics\w*) WHERE", query) for query in sent]
+        cost_table = "query_metrics_users_hourly" if scope is SCOPE else "query_metrics"
+        assert names == [[table], [table], [cost_table]]
+
+
+def test_a_prewhere_is_the_subquerys_with_the_tenant_filter_kept() -> None:
+    expanded, parameters = SCOPE.expand(
+        "SELECT count() FROM {query_metrics}", prewhere={"query_metrics": "execution_time_ms > 5"}
+    )
+    sql = bind(expanded, parameters)
+    assert sql.startswith("SELECT count() FROM (SELECT * FROM query_metrics PREWHERE")
+    assert f"WHERE tenant_id = toUUID('{SCOPE.tenant_id}')" in sql
+    with pytest.raises(UnscopedQuery):
+        SCOPE.expand(
+            "SELECT count() FROM {query_metrics}",
+            prewhere={"query_metrics": "1 IN (SELECT 1 FROM user_activity)"},
         )

@@ -1,5 +1,5 @@
 """identity's ``tenant.deleted``, through the real broker: the tenant's rows leave the three
-tables (a mutation), another tenant's stay."""
+tables and the rollups of ``query_metrics`` (a mutation each), another tenant's stay."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
 from lookout_analytics.app import create_app
+from lookout_analytics.repository.scope import ROLLUPS, TABLES
 from lookout_analytics.settings import Settings
 from lookout_analytics.subscribers import ATTEMPTS
 from lookout_contracts import make_event
@@ -29,7 +30,7 @@ from .usage import WINDOW, Ids, make_usage
 
 async def rows_of(analytics: AnalyticsService, tenant_id: uuid.UUID) -> dict[str, int]:
     counts = {}
-    for table in ("dashboard_events", "query_metrics", "user_activity"):
+    for table in (*TABLES, *ROLLUPS):
         found = await analytics.clickhouse.rows(
             bind(f"SELECT count() AS n FROM {table} WHERE tenant_id = {{t:UUID}}", {"t": tenant_id})
         )

@@ -1,5 +1,6 @@
 """Batch step: encoded rows per table, with where each came from, plus what the batch's commit
-covers (the next offset of every partition it consumed) and its pending dead letters."""
+covers (the next offset of every partition it consumed), its pending dead letters and the trace
+contexts its span links to (``tracing.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
+from opentelemetry.trace import SpanContext
 
 from lookout_ingestion.mapping import TABLES, Table
 
@@ -82,6 +84,12 @@ class Batch:
     dead_letters: list[asyncio.Future[Any]] = field(default_factory=list)
     started: float | None = None
     """Monotonic time of the first record consumed into it (rows or not)."""
+    trace_contexts: dict[bytes, SpanContext] = field(default_factory=dict)
+    """Sampled trace contexts of its events by ``traceparent`` (``tracing.remember``, bounded):
+    what the batch's span links to. A new batch starts empty; a revocation (``drop``) keeps them,
+    a link to an event whose rows went with its partition is harmless."""
+    trace_scanned: int = 0
+    """Records whose headers ``tracing.remember`` looked at (it stops at a bound)."""
 
     def consumed(self, partition: TopicPartition, next_offset: int) -> None:
         if self.started is None:

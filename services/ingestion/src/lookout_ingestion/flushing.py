@@ -1,7 +1,8 @@
 """The flush step, the pipeline's last: runs join the open batch; one flush at a time stores a
 batch (every table's INSERT together, then the batch's dead letters acknowledged) and hands it to
 the commit step (``commit.py``). While the unflushed rows reach ``max_buffered_rows`` it takes no
-more runs (``MessageRejected``: the consumer stops fetching until a flush ends)."""
+more runs (``MessageRejected``: the consumer stops fetching until a flush ends). Each flush round
+runs in its batch's span, linked to its events' trace contexts (``tracing.py``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
 from lookout_ingestion.steps import MessageRejected, Run
+from lookout_ingestion.tracing import flush_in_span, remember
 
 logger = logging.getLogger("lookout.ingestion.flushing")
 
@@ -78,7 +80,7 @@ class Flusher:
         assert self._task is None, "one flush at a time keeps each partition's rows in order"
         batch, self.batch = self.batch, Batch()
         self._in_flight = batch
-        self._task = asyncio.create_task(self._flush(batch, generation))
+        self._task = asyncio.create_task(flush_in_span(batch, self._flush(batch, generation)))
 
     def collect(self) -> None:
         """Forget a finished flush; a flush that failed for good (a dead letter not sent) raises
@@ -170,6 +172,7 @@ class Flush:
         assert run.rows is not None and run.dead_letters is not None
         batch, partition = flusher.batch, run.partition
         batch.logs[partition] = self._logs.name(partition)
+        remember(batch, run.records)  # the batch span's links (bounded: ``tracing.py``)
         tables = batch.tables
         for table, offset, row in run.rows:
             tables[table].add(partition, offset, row)

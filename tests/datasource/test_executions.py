@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from lookout_datasource.repository import executions as execution_rows
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
@@ -355,6 +356,32 @@ async def test_a_cached_result_within_max_age_is_no_execution(
         datasource, "SELECT id FROM query_executions WHERE tenant_id = $1", tenant
     )
     assert len(recorded) == 4
+
+
+async def test_an_execution_ends_only_after_its_start_is_recorded(
+    datasource: DatasourceService,
+    tenant: uuid.UUID,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start is written while the query goes to its server: an end written first would find
+    no row, and the start would then stay ``running`` for good."""
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await sales_source(admin, database)
+    insert_execution = execution_rows.insert_execution
+
+    async def slow_insert(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.5)  # far longer than the query
+        await insert_execution(*args, **kwargs)
+
+    monkeypatch.setattr(execution_rows, "insert_execution", slow_insert)
+    response = await admin.request(
+        "POST", f"/data-sources/{source['id']}/execute", json={"query_text": "SELECT 1 AS one"}
+    )
+    assert response.status_code == 200, response.text
+    execution_id = response.json()["execution_id"]
+    execution = (await admin.request("GET", f"/executions/{execution_id}")).json()
+    assert (execution["status"], execution["row_count"]) == ("success", 1)
 
 
 async def test_each_execution_publishes_query_executed(

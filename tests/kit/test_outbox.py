@@ -19,7 +19,12 @@ from lookout_contracts.events.identity import RoleDeletedV1
 from lookout_kit.app import Runtime
 from lookout_kit.database import create_pool
 from lookout_kit.kafka import create_broker
-from lookout_kit.outbox import OutboxOutsideTransaction, publish_in_tx, publish_many_in_tx
+from lookout_kit.outbox import (
+    OutboxOutsideTransaction,
+    execute_with_event,
+    publish_in_tx,
+    publish_many_in_tx,
+)
 from lookout_kit.reactions import ReactionPolicy, handle
 from lookout_kit.relay import FAILED
 from lookout_kit.settings import ServiceSettings
@@ -87,6 +92,38 @@ async def test_failed_transaction_leaves_neither_state_nor_event(
             await capture.settle(0.3)
             assert [json.loads(r.value)["id"] for r in records] == [str(marker.id)]
         assert await pool.fetchval("SELECT count(*) FROM widgets") == 0
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+    finally:
+        await relay.stop()
+
+
+async def test_a_change_and_its_event_in_one_statement_go_together_or_not_at_all(
+    pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
+) -> None:
+    relay = make_relay(outbox_database, pool, servers.kafka)
+    relay.start()
+    try:
+        async with TopicCapture(servers.kafka, topic) as capture:
+            event = step_event("w4", 1)
+            async with pool.acquire() as conn:
+                await execute_with_event(
+                    conn, "INSERT INTO widgets VALUES ($1, $2)", ("w4", 1), event, topic=topic
+                )
+                assert not conn.is_in_transaction()
+                # The change fails: no event.
+                with pytest.raises(asyncpg.UniqueViolationError):
+                    await execute_with_event(
+                        conn, "INSERT INTO widgets VALUES ($1, $2)", ("w4", 2), step_event("w4", 2)
+                    )
+                # The event fails (an event id already in the outbox): no change.
+                with pytest.raises(asyncpg.UniqueViolationError):
+                    await execute_with_event(
+                        conn, "UPDATE widgets SET steps = $2 WHERE id = $1", ("w4", 3), event
+                    )
+            records = await capture.wait_for(1)
+            await capture.settle(0.3)
+            assert [json.loads(r.value)["id"] for r in records] == [str(event.id)]
+        assert await pool.fetchval("SELECT steps FROM widgets WHERE id = 'w4'") == 1
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
     finally:
         await relay.stop()

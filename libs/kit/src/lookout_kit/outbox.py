@@ -72,6 +72,33 @@ async def publish_many_in_tx(
     await _insert(conn, events, topic)
 
 
+async def execute_with_event(
+    conn: asyncpg.Connection,
+    statement: str,
+    args: Sequence[Any],
+    event: Envelope[Any],
+    *,
+    topic: str | None = None,
+) -> None:
+    """``statement`` (an ``INSERT``, ``UPDATE`` or ``DELETE`` with its ``$n`` arguments ``args``)
+    and ``event``'s outbox row as ONE statement: one round trip instead of four (``BEGIN``, the
+    change, the event, ``COMMIT``), and still all or nothing (a statement is its own transaction
+    outside one, or part of the caller's inside one). The change runs as a data-modifying ``WITH``
+    beside the outbox insert, in the same snapshot: for a change that reads nothing the event
+    depends on, and an aggregate whose events need no order among concurrent changes (as one
+    execution's end, which happens once)."""
+    offset = len(args)
+    values = ", ".join(f"${offset + n}" for n in range(1, 8))
+    await conn.execute(
+        f"WITH change AS ({statement}),"
+        " inserted AS (INSERT INTO outbox (event_id, topic, message_key, event_type, payload,"
+        f" traceparent, tracestate) VALUES ({values}) RETURNING id)"
+        f" SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM inserted",
+        *args,
+        *_row(event, topic, current_trace_context()),
+    )
+
+
 async def publish_standalone(
     events_pool: asyncpg.Pool, event: Envelope[Any], *, topic: str | None = None
 ) -> None:

@@ -53,8 +53,15 @@ async def insert_execution(
     )
 
 
-async def finish_execution(
-    conn: asyncpg.Connection,
+FINISH = (
+    "UPDATE query_executions SET status = $3, finished_at = now(), row_count = $4,"
+    " duration_ms = $5, error_code = $6 WHERE tenant_id = $1 AND id = $2"
+)
+"""An execution's end; its arguments are ``finish_arguments``'s (the kit's ``execute_with_event``
+runs it with the ``query.executed`` event, in one statement)."""
+
+
+def finish_arguments(
     tenant_id: UUID,
     execution_id: UUID,
     *,
@@ -62,17 +69,8 @@ async def finish_execution(
     row_count: int,
     duration_ms: int,
     error_code: str | None,
-) -> None:
-    await conn.execute(
-        "UPDATE query_executions SET status = $3, finished_at = now(), row_count = $4,"
-        " duration_ms = $5, error_code = $6 WHERE tenant_id = $1 AND id = $2",
-        tenant_id,
-        execution_id,
-        status,
-        row_count,
-        duration_ms,
-        error_code,
-    )
+) -> tuple[object, ...]:
+    return (tenant_id, execution_id, status, row_count, duration_ms, error_code)
 
 
 async def get_execution(

@@ -8,10 +8,12 @@ caller may ``execute``; each one recorded, bounded, cancellable and reported.
   (``execution_row_limit``, ``execution_timeout_s``), never raise them; at most
   ``pool_max_concurrency`` executions of a source run at once per replica
   (``ConnectorPools``); one that waits past its timeout for a slot fails as ``timeout``.
-- **Record.** A ``query_executions`` row is written when an execution starts (``running``) and
-  when it ends (``success``, ``failed``, ``timeout``, ``cancelled``), the end in one transaction
-  with its ``query.executed`` event (the kit's outbox): ``query_id`` = the execution's id = the
-  event's subject, the actor the user it ran for (none for a tenant service). Both on the events pool (no WAL flush wait).
+- **Record.** A ``query_executions`` row is written when an execution starts (``running``; while
+  the query goes to its server, on another connection) and when it ends (``success``, ``failed``,
+  ``timeout``, ``cancelled``; once the start is written), the end in one statement with its
+  ``query.executed`` event (the kit's outbox, ``execute_with_event``: all or nothing, one round
+  trip): ``query_id`` = the execution's id = the event's subject, the actor the user it ran for
+  (none for a tenant service). Both on the events pool (no WAL flush wait).
 - **Cancel** works from any replica: the connector stops the execution by its id on the server;
   the replica running it then records ``cancelled``. The one who started it, a tenant admin
   (``tenant:admin``) or an admin of the source (``data_source:admin``) may cancel it.
@@ -34,7 +36,7 @@ import asyncpg
 from lookout_contracts import make_event
 from lookout_contracts.events.datasource import UINT32_MAX, QueryExecutedV1
 from lookout_kit.auth.caller import Caller
-from lookout_kit.outbox import publish_in_tx
+from lookout_kit.outbox import execute_with_event
 from prometheus_client import Counter, Histogram
 
 from lookout_datasource.repository import executions
@@ -195,10 +197,23 @@ def executed_event(
     )
 
 
+async def _record_start(events_pool: asyncpg.Pool, plan: Plan, execution_id: UUID) -> None:
+    async with events_pool.acquire() as conn:
+        await executions.insert_execution(
+            conn,
+            id=execution_id,
+            tenant_id=plan.caller.tenant_id,
+            user_id=plan.caller.user_id,
+            data_source_id=plan.data_source.id,
+            saved_query_id=plan.saved_query_id,
+        )
+
+
 async def _finish(
     events_pool: asyncpg.Pool,
     plan: Plan,
     execution_id: UUID,
+    recording: asyncio.Future[None],
     *,
     status: str,
     duration_ms: int,
@@ -206,7 +221,9 @@ async def _finish(
     bytes_returned: int = 0,
     error: tuple[str, str] | None = None,
 ) -> None:
-    """The execution's end and its event, in one transaction; ``error`` is (code, message)."""
+    """The execution's end and its event, in one statement (one round trip, all or nothing),
+    once its start is recorded (``recording``); ``error`` is (code, message)."""
+    await recording
     EXECUTIONS.labels(plan.data_source.type, status).inc()
     EXECUTION_SECONDS.labels(plan.data_source.type).observe(duration_ms / 1000)
     event = executed_event(
@@ -218,17 +235,16 @@ async def _finish(
         bytes_returned=bytes_returned,
         error=None if error is None else f"{error[0]}: {error[1]}",
     )
-    async with events_pool.acquire() as conn, conn.transaction():
-        await executions.finish_execution(
-            conn,
-            plan.caller.tenant_id,
-            execution_id,
-            status=status,
-            row_count=rows,
-            duration_ms=duration_ms,
-            error_code=None if error is None else error[0],
-        )
-        await publish_in_tx(conn, event)
+    arguments = executions.finish_arguments(
+        plan.caller.tenant_id,
+        execution_id,
+        status=status,
+        row_count=rows,
+        duration_ms=duration_ms,
+        error_code=None if error is None else error[0],
+    )
+    async with events_pool.acquire() as conn:
+        await execute_with_event(conn, executions.FINISH, arguments, event)
 
 
 async def _cached(engine: Engine, plan: Plan) -> tuple[str | None, ExecutionResult | None]:
@@ -261,15 +277,9 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         CACHE_HITS.inc()
         return cached
     execution_id = uuid.uuid4()
-    async with events_pool.acquire() as conn:
-        await executions.insert_execution(
-            conn,
-            id=execution_id,
-            tenant_id=plan.caller.tenant_id,
-            user_id=plan.caller.user_id,
-            data_source_id=plan.data_source.id,
-            saved_query_id=plan.saved_query_id,
-        )
+    # Its start is recorded (another connection) while the query goes to its server; the end
+    # waits for that record (``_finish``).
+    recording = asyncio.ensure_future(_record_start(events_pool, plan, execution_id))
     started = time.monotonic()
     task = asyncio.current_task()
     if task is not None:
@@ -291,6 +301,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             events_pool,
             plan,
             execution_id,
+            recording,
             status=status,
             duration_ms=round((time.monotonic() - started) * 1000),
             error=(error.code, error.message),
@@ -313,6 +324,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             events_pool,
             plan,
             execution_id,
+            recording,
             status="failed",
             duration_ms=round((time.monotonic() - started) * 1000),
             error=("internal", "internal error"),
@@ -325,6 +337,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
             events_pool,
             plan,
             execution_id,
+            recording,
             status="cancelled",
             duration_ms=round((time.monotonic() - started) * 1000),
             error=("cancelled", "the query was cancelled"),
@@ -343,6 +356,7 @@ async def run(engine: Engine, events_pool: asyncpg.Pool, plan: Plan) -> Executio
         events_pool,
         plan,
         execution_id,
+        recording,
         status="success",
         duration_ms=result.duration_ms,
         rows=result.row_count,

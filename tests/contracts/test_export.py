@@ -89,7 +89,7 @@ def test_asyncapi_has_a_channel_per_topic_and_a_message_per_event_version() -> N
         payload = resolve(document, message["payload"]["$ref"])
         assert payload["properties"]["type"]["const"] == spec.type
         headers = resolve(document, message["headers"]["$ref"])
-        assert {"traceparent", "content-type"} <= set(headers["properties"])
+        assert {"traceparent", "tracestate", "content-type"} <= set(headers["properties"])
     dead_letter = document["components"]["messages"]["dead_letter"]
     assert "dlq-reason" in resolve(document, dead_letter["headers"]["$ref"])["required"]
 

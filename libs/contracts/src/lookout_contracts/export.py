@@ -157,7 +157,12 @@ def _event_headers_schema() -> dict[str, Any]:
             headers.TRACEPARENT_HEADER: {
                 "type": "string",
                 "pattern": headers.TRACEPARENT_PATTERN,
-                "description": "W3C trace context of the change that produced the event.",
+                "description": "W3C trace context of the event's publish (the relay's producer "
+                "span, the child of the change that produced the event).",
+            },
+            headers.TRACESTATE_HEADER: {
+                "type": "string",
+                "description": "W3C vendor trace state that goes with traceparent.",
             },
             headers.CONTENT_TYPE_HEADER: {"type": "string", "const": CONTENT_TYPE},
         },

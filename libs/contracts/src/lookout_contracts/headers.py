@@ -6,9 +6,13 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 TRACEPARENT_HEADER: Final = "traceparent"
-"""W3C trace context of the change that produced the event (set by the outbox relay)."""
+"""W3C trace context of the event's publish (the outbox relay's producer span, the child of the
+change that produced the event); absent when that change was not traced."""
 
 TRACEPARENT_PATTERN: Final = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+TRACESTATE_HEADER: Final = "tracestate"
+"""W3C vendor trace state that goes with ``traceparent``, when the trace carries any."""
 
 CONTENT_TYPE_HEADER: Final = "content-type"
 """Media type of the value: ``envelope.CONTENT_TYPE`` (``application/json``) for domain events."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from lookout_contracts.headers import TRACEPARENT_HEADER, TRACESTATE_HEADER
 from lookout_kit.telemetry import remote_context
 from opentelemetry import context, trace
 from opentelemetry.trace import Link, SpanKind
@@ -54,9 +55,9 @@ def remember(batch: Batch, records: Sequence[Any]) -> None:
             continue
         traceparent = tracestate = None
         for name, value in headers:
-            if name == "traceparent":
+            if name == TRACEPARENT_HEADER:
                 traceparent = value
-            elif name == "tracestate":
+            elif name == TRACESTATE_HEADER:
                 tracestate = value
         if traceparent is None or traceparent in held or traceparent[-1:] not in _SAMPLED:
             continue

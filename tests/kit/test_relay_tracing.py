@@ -149,6 +149,34 @@ async def test_an_event_written_outside_a_trace_gets_no_span_and_no_trace_header
     assert dict(record.headers) == {"content-type": b"application/json"}
 
 
+async def test_an_event_of_an_unsampled_trace_carries_its_trace_on_without_a_span(
+    pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
+) -> None:
+    unsampled = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(TRACE_ID, 0x99, is_remote=True, trace_flags=trace.TraceFlags(0))
+        )
+    )
+    with captured_spans() as spans:
+        with trace.get_tracer("test").start_as_current_span("GET /widgets", context=unsampled):
+            async with pool.acquire() as conn, conn.transaction():
+                await publish_in_tx(conn, step_event("u", 1), topic=topic)
+            stored = await pool.fetchval("SELECT traceparent FROM outbox")
+        relay = make_relay(outbox_database, pool, servers.kafka)
+        try:
+            assert (await relay.publish_batch()).published == 1
+        finally:
+            await relay.stop()
+        async with TopicCapture(servers.kafka, topic) as capture:
+            (record,) = await capture.wait_for(1)
+        assert spans.get_finished_spans() == ()
+    assert stored.split("-")[1] == f"{TRACE_ID:032x}" and stored.endswith("-00")
+    assert dict(record.headers) == {
+        "content-type": b"application/json",
+        "traceparent": stored.encode(),
+    }
+
+
 class AcknowledgementFails:
     """A real producer whose batches are never acknowledged (as a produce request timing out)."""
 

@@ -11,7 +11,9 @@ Each row stored with a trace context (the request that wrote it) is sent inside 
 ``<topic> publish``, the child of that context, from its append to a record batch to the broker's
 acknowledgement (or the error that stopped it); the span's ``traceparent`` and ``tracestate`` go in
 the record's headers, so consumers continue the trace from the publish. A row with no stored
-context gets no span: the relay makes no roots of its own.
+context gets no span and no trace headers: the relay makes no roots of its own. A row of an
+unsampled trace gets no span either (nothing of that trace is recorded): its stored context goes in
+the headers as it is, so the trace id still propagates.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from lookout_contracts.envelope import CONTENT_TYPE
+from lookout_contracts.headers import CONTENT_TYPE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from lookout_kit.telemetry import W3C, remote_context
 
 _PARTITIONER = DefaultPartitioner()
-_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
+_CONTENT_TYPE = (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())
+_SAMPLED = "13579bdf"
+"""The last hex digit of a ``traceparent``'s flags when the sampled bit is set."""
 _tracer = trace.get_tracer("lookout.relay")
 
 
@@ -125,9 +130,17 @@ class Publish:
 
     @classmethod
     def of(cls, row: asyncpg.Record, topic: str, partition: int) -> Publish:
-        parent = (
-            remote_context(row["traceparent"], row["tracestate"]) if row["traceparent"] else None
-        )
+        traceparent, tracestate = row["traceparent"], row["tracestate"]
+        if not traceparent:
+            return cls([_CONTENT_TYPE], None)
+        if traceparent[-1:] not in _SAMPLED:
+            # An unsampled trace records nothing, so there is no span to make (it costs about as
+            # much as the rest of the row's send): the trace id goes on as the request left it.
+            headers = [_CONTENT_TYPE, (TRACEPARENT_HEADER, traceparent.encode())]
+            if tracestate:
+                headers.append((TRACESTATE_HEADER, tracestate.encode()))
+            return cls(headers, None)
+        parent = remote_context(traceparent, tracestate)
         if parent is None:
             return cls([_CONTENT_TYPE], None)
         span = _tracer.start_span(

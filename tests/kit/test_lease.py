@@ -283,9 +283,15 @@ async def test_a_started_relay_prunes_when_the_turn_is_due(
             return await outbox_rows(pool) == 0
 
         await wait_until(pruned, message="the relay's first prune")
-        next_run = await pool.fetchval(
-            "SELECT next_run_at - now() FROM periodic_tasks WHERE name = 'outbox.prune'"
-        )
+
+        async def turn_finished() -> timedelta | None:
+            # The turn is finished (its next run set) just after the rows went.
+            next_run: timedelta | None = await pool.fetchval(
+                "SELECT next_run_at - now() FROM periodic_tasks WHERE name = 'outbox.prune'"
+            )
+            return next_run if next_run is not None and next_run > timedelta(0) else None
+
+        next_run = await wait_until(turn_finished, message="the prune's turn to finish")
         assert next_run > timedelta(minutes=59)  # make_relay prunes hourly
     finally:
         await relay.stop()

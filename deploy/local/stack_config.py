@@ -246,8 +246,14 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
         "DATABASE_POOL_MIN": "1",
         "DATABASE_POOL_IDLE_S": "15",
     },
-    # Alerts every second (production's floor is a minute): what the local demos and tests run.
-    "alert": {"MIN_INTERVAL_S": "1", "DATABASE_POOL_MIN": "1", "DATABASE_POOL_IDLE_S": "15"},
+    # Alerts every second (production's floor is a minute), and webhooks to this machine's own
+    # receivers (loopback: refused by default): what the local demos and tests run.
+    "alert": {
+        "MIN_INTERVAL_S": "1",
+        "EGRESS_ALLOW_LOOPBACK": "true",
+        "DATABASE_POOL_MIN": "1",
+        "DATABASE_POOL_IDLE_S": "15",
+    },
     # One idle connection per pool (it grows on demand, and what a burst opened closes after 15 s):
     # the machine's PostgreSQL allows 100 clients, and the stack shares them with the tests' apps.
     "identity": {"DATABASE_POOL_MIN": "1", "DATABASE_POOL_IDLE_S": "15"},

@@ -18,6 +18,7 @@ from lookout_alert.settings import Settings as AlertSettings
 from lookout_datasource.app import create_app as create_datasource_app
 from lookout_datasource.settings import Settings as DatasourceSettings
 from lookout_kit.auth import Authenticator
+from lookout_testing.broker import free_port
 from lookout_testing.databases import temporary_database
 from lookout_testing.servers import Servers
 from lookout_testing.topics import unique_topic
@@ -35,6 +36,9 @@ from .support import (
     SmtpReceiver,
     metrics_query,
 )
+
+PLATFORM_PORT = free_port()
+"""A loopback port the session's alert services count among the platform's own servers."""
 
 
 class ToDatasource(httpx.AsyncBaseTransport):
@@ -125,6 +129,10 @@ def alert_settings(database: str, servers: Servers, **overrides: Any) -> AlertSe
         "notification_backoff_initial_s": 0.05,
         "notification_backoff_max_s": 0.2,
         "notification_timeout_s": 3.0,
+        # Receivers are on loopback here, as in the local stack; one port of it is "the
+        # platform's" (the egress tests' refused address).
+        "egress_allow_loopback": True,
+        "egress_platform_servers": (f"127.0.0.1:{PLATFORM_PORT}",),
     }
     values.update(overrides)
     return AlertSettings(**values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lookout_contracts.topics import DATASOURCE_EVENTS
+from lookout_kit.egress import EgressSettings
 from lookout_kit.secret_box import SecretBoxSettings
 from lookout_kit.settings import (
     KAFKA_NAME_PATTERN,
@@ -14,9 +15,13 @@ from pydantic import AnyHttpUrl, Field, PostgresDsn
 from pydantic_settings import SettingsConfigDict
 
 
-class Settings(SecretBoxSettings, AuthSettings, ServiceClientSettings, ServiceSettings):
+class Settings(
+    EgressSettings, SecretBoxSettings, AuthSettings, ServiceClientSettings, ServiceSettings
+):
     """``SECRET_KEYS`` / ``SECRET_PRIMARY_KID`` seal the channels' secrets (the kit's secret box);
-    ``SERVICE_SECRET`` is this service's credential at identity (the datasource calls)."""
+    ``SERVICE_SECRET`` is this service's credential at identity (the datasource calls);
+    ``EGRESS_*`` say where webhooks and Slack may send (the kit's egress policy: loopback, private
+    networks and ``EGRESS_PLATFORM_SERVERS`` refused; the local stack allows loopback)."""
 
     model_config = SettingsConfigDict(
         env_prefix="LOOKOUT_ALERT_", extra="ignore", frozen=True, hide_input_in_errors=True

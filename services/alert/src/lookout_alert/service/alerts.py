@@ -25,6 +25,7 @@ from lookout_alert.repository.alerts import AlertRow
 from lookout_alert.schemas.alerts import Alert, AlertCreate, AlertPage, AlertUpdate
 from lookout_alert.service import access
 from lookout_alert.service.channel_secrets import seal_channels
+from lookout_alert.service.channels.targets import check_targets
 from lookout_alert.service.cursors import decode_cursor, encode_cursor
 from lookout_alert.service.engine import Engine
 from lookout_alert.service.query_runner import check_saved_query
@@ -86,6 +87,7 @@ async def create_alert(
     box, pool = engine.box, engine.pool
     alert_id = uuid.uuid4()
     channels = seal_channels(box, alert_id, body.notification_config, None)
+    await check_targets(engine.egress, body.notification_config)
     await check_saved_query(
         engine.datasource, caller.tenant_id, body.query_id, body.parameter_values, access_token
     )
@@ -172,6 +174,8 @@ async def update_alert(
                 f"{field} cannot be null",
                 details=[{"loc": ["body", field], "msg": "may not be null", "type": "null"}],
             )
+    if body.notification_config is not None:
+        await check_targets(engine.egress, body.notification_config)
     async with pool.acquire() as conn, conn.transaction():
         row = await access.load(conn, caller, alert_id, "update", for_update=True)
         changes: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """What evaluations and deliveries run on, owned for the process's life (a kit component): the
 settings, the secret box, the datasource service's client (``None`` without service credentials:
-evaluations then fail as errors), the HTTP client of webhooks and Slack, and the database pool.
+evaluations then fail as errors), the egress policy and the HTTP client of webhooks and Slack
+(which sends only where the policy allows), and the database pool.
 
 Handlers reach it as ``EngineDep``."""
 
@@ -13,6 +14,7 @@ import httpx
 from fastapi import Depends
 from lookout_kit.app import Runtime
 from lookout_kit.dependencies import component
+from lookout_kit.egress import EgressPolicy, EgressTransport
 from lookout_kit.lease import new_owner
 from lookout_kit.service_client import ServiceClient
 
@@ -30,8 +32,13 @@ class Engine:
         self.datasource = ServiceClient.from_settings(
             settings, base_url=str(settings.datasource_url), transport=datasource_transport
         )
+        self.egress = EgressPolicy.from_settings(settings)
+        # No proxy from the environment: a proxy would connect where the policy never looked.
         self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.notification_timeout_s), follow_redirects=False
+            transport=EgressTransport(self.egress),
+            timeout=httpx.Timeout(settings.notification_timeout_s),
+            follow_redirects=False,
+            trust_env=False,
         )
         self.owner = new_owner("alert-evaluation")
         self._runtime: Runtime | None = None

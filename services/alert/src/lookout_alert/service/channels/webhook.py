@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from lookout_kit.egress import EgressRefused, Unresolvable
 
 from lookout_alert.service.channels.base import DeliveryError, Message, check_status
 
@@ -35,6 +36,12 @@ class Webhook:
         }
         try:
             response = await engine.http.post(channel["url"], content=body, headers=headers)
+        except EgressRefused:
+            raise DeliveryError(
+                "the webhook's address is one notifications may not go to", retryable=False
+            ) from None
+        except Unresolvable:
+            raise DeliveryError("the webhook's host name does not resolve") from None
         except httpx.HTTPError as error:
             raise DeliveryError(
                 f"the webhook could not be reached ({type(error).__name__})"

@@ -81,14 +81,22 @@ async def test_an_alert_errors_once_while_the_datasource_is_down_and_recovers_by
             await wait_until(in_state("triggered"), timeout=30, message="the recovery")
             await set_metric(database, "errors", 0)
             await wait_until(in_state("ok"), timeout=20, message="the resolve")
-            history = await http.get(f"/api/alert/alerts/{alert_id}/history", headers=headers)
+
+            async def resolve_delivered() -> Any:
+                # The state is written first, the delivery's outcome after it.
+                response = await http.get(f"/api/alert/alerts/{alert_id}/history", headers=headers)
+                assert response.status_code == 200, response.text
+                items = response.json()["items"]
+                return items if items[0]["deliveries"] else None
+
+            items = await wait_until(
+                resolve_delivered, timeout=20, message="the resolve's delivery"
+            )
         finally:  # a stack's alert left behind would run every second for ever
             await http.delete(f"/api/alert/alerts/{alert_id}", headers=headers)
 
     assert error["last_error"], error
     assert during == ["triggered"]  # nothing sent for the error, however many evaluations failed
-    assert history.status_code == 200, history.text
-    items = history.json()["items"]
     assert [(h["kind"], h["notification_sent"]) for h in items] == [
         ("resolved", True),
         ("error", False),

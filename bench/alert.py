@@ -73,6 +73,7 @@ def replica(database: str, port: int, tag: str, batch: int) -> subprocess.Popen[
         "LOOKOUT_ALERT_PORT": str(port),
         "LOOKOUT_ALERT_SERVICE_SECRET": secret,
         "LOOKOUT_ALERT_MIN_INTERVAL_S": "1",
+        "LOOKOUT_ALERT_EGRESS_ALLOW_LOOPBACK": "true",  # the receiver is in this process
         "LOOKOUT_ALERT_SCHEDULER_BATCH": str(batch),
         "LOOKOUT_ALERT_IDENTITY_CONSUMER_GROUP": f"bench-alert-{tag}",
         "LOOKOUT_ALERT_DATASOURCE_CONSUMER_GROUP": f"bench-alert-ds-{tag}",

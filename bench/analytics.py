@@ -231,6 +231,9 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reload", action="store_true", help="load again even if loaded")
+    parser.add_argument(
+        "--only", action="append", default=[], help="a report's name (repeatable): those only"
+    )
     parser.add_argument("--clean", action="store_true", help="remove the bench's data and stop")
     args = parser.parse_args()
     servers = Servers.from_environment()
@@ -269,6 +272,8 @@ async def main() -> None:
             for name, (path, extra, in_process) in reports(
                 uuid.UUID(busiest[0]["user_id"])
             ).items():
+                if args.only and name not in args.only:
+                    continue
                 reader.sent = []
                 await in_process(reader, caller, window)  # the SQL it sends, captured
                 sent = list(reader.sent)

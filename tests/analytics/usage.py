@@ -144,7 +144,7 @@ def make_usage(tenant_id: uuid.UUID, ids: Ids, seed: int, volume: int = 60) -> U
             data_source_id=ids.source_of(text),
             saved_query_id=saved,
             query_text=text,
-            execution_time_ms=chance.randint(1, 5_000),
+            execution_time_ms=30_000 if status == "timeout" else chance.randint(1, 5_000),
             rows_returned=chance.randint(0, 10_000),
             bytes_returned=chance.randint(0, 1_000_000),
             status=status,

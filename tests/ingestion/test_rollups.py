@@ -26,10 +26,12 @@ BY_GROUP = {
     "query_metrics": "SELECT tenant_id, toStartOfHour(timestamp, 'UTC') AS hour, data_source_id,"
     " saved_query_id, count() AS executions, countIf(status IN ('failed', 'timeout')) AS errors,"
     " quantilesExact(0.5, 0.95, 0.99)(execution_time_ms) AS latency,"
+    " max(execution_time_ms) AS longest,"
     " sum(rows_returned) AS total_rows, sum(bytes_returned) AS total_bytes FROM query_metrics",
     "query_metrics_hourly": "SELECT tenant_id, hour, data_source_id, saved_query_id,"
     " countMerge(executions_state) AS executions, countIfMerge(errors_state) AS errors,"
     " quantilesExactMerge(0.5, 0.95, 0.99)(latency_state) AS latency,"
+    " maxMerge(longest_state) AS longest,"
     " sumMerge(rows_state) AS total_rows, sumMerge(bytes_state) AS total_bytes"
     " FROM query_metrics_hourly",
 }

@@ -71,24 +71,41 @@ async def latency_by_bucket(
 async def slowest(clickhouse: ClickHouse, scope: Scope, limit: int) -> list[dict[str, Any]]:
     """The slowest executions with their text; the latest first among equals.
 
-    In two reads: the ``limit``-th longest time (one column), then the rows at least that long
-    (a ``PREWHERE``: the other columns, the text above all, are read only where it holds). Rows stored in between can only raise the
-    threshold's true value, so the second read still holds the ``limit`` slowest."""
+    In two reads. First a bound (time, moment) that the ``limit`` slowest are at or above (in
+    that order): from the hourly rollup when the range is whole hours (each group's longest time
+    at its hour's start: a row of the group is at least that), else the ``limit``-th of the rows'
+    own (two columns). Then the rows at or above it, by a ``PREWHERE``: the other columns, the
+    text above all, are read only in the few blocks that hold such rows. Rows stored in between
+    only raise the true ``limit``-th, so the second read still holds the ``limit`` slowest."""
+    if scope.whole_hours:
+        bound = (
+            "SELECT longest, toUnixTimestamp(hour) AS at FROM (SELECT hour,"
+            " maxMerge(longest_state) AS longest FROM {query_metrics_hourly}"
+            " GROUP BY hour, data_source_id, saved_query_id)"
+        )
+    else:
+        bound = (
+            "SELECT execution_time_ms AS longest, toUnixTimestamp(timestamp) AS at"
+            " FROM {query_metrics}"
+        )
     found = await read(
         clickhouse,
         scope,
-        "SELECT min(execution_time_ms) AS threshold FROM (SELECT execution_time_ms"
-        " FROM {query_metrics} ORDER BY execution_time_ms DESC LIMIT {limit:UInt32})",
-        {"limit": limit},
+        f"{bound} ORDER BY longest DESC, at DESC LIMIT 1 OFFSET {{before:UInt32}}",
+        {"before": limit - 1},
     )
+    longest, at = (int(found[0]["longest"]), int(found[0]["at"])) if found else (0, 0)
     return await read(
         clickhouse,
         scope,
         "SELECT query_id, user_id, data_source_id, query_text, execution_time_ms, status,"
         " toUnixTimestamp(timestamp) AS at FROM {query_metrics}"
         " ORDER BY execution_time_ms DESC, at DESC, toString(query_id) LIMIT {limit:UInt32}",
-        {"limit": limit, "threshold": int(found[0]["threshold"])},
-        prewhere={"query_metrics": "execution_time_ms >= {threshold:UInt32}"},
+        {"limit": limit, "longest": longest, "at": at},
+        prewhere={
+            "query_metrics": "execution_time_ms > {longest:UInt32} OR"
+            " (execution_time_ms = {longest:UInt32} AND timestamp >= toDateTime({at:UInt32}))"
+        },
     )
 
 

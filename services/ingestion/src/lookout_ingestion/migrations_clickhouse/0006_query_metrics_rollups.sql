@@ -5,7 +5,7 @@
 -- execution time of the group: percentiles merged from it are the same as over the rows).
 --
 -- Per (tenant, hour, data source, saved query): executions, errors (failed or timeout), the
--- latency state, rows and bytes.
+-- latency state, the longest time (where the slowest executions can be), rows and bytes.
 CREATE TABLE IF NOT EXISTS query_metrics_hourly (
     tenant_id UUID,
     hour DateTime,
@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS query_metrics_hourly (
     executions_state AggregateFunction(count),
     errors_state AggregateFunction(countIf, UInt8),
     latency_state AggregateFunction(quantilesExact(0.5, 0.95, 0.99), UInt32),
+    longest_state AggregateFunction(max, UInt32),
     rows_state AggregateFunction(sum, UInt64),
     bytes_state AggregateFunction(sum, UInt64)
 ) ENGINE = AggregatingMergeTree()
@@ -39,7 +40,7 @@ ORDER BY (tenant_id, hour, user_id);
 INSERT INTO query_metrics_hourly
 SELECT tenant_id, toStartOfHour(timestamp, 'UTC') AS hour, data_source_id, saved_query_id,
     countState(), countIfState(status IN ('failed', 'timeout')),
-    quantilesExactState(0.5, 0.95, 0.99)(execution_time_ms),
+    quantilesExactState(0.5, 0.95, 0.99)(execution_time_ms), maxState(execution_time_ms),
     sumState(rows_returned), sumState(bytes_returned)
 FROM query_metrics
 WHERE (SELECT count() FROM query_metrics_hourly) = 0
@@ -57,6 +58,7 @@ AS SELECT tenant_id, toStartOfHour(timestamp, 'UTC') AS hour, data_source_id, sa
     countState() AS executions_state,
     countIfState(status IN ('failed', 'timeout')) AS errors_state,
     quantilesExactState(0.5, 0.95, 0.99)(execution_time_ms) AS latency_state,
+    maxState(execution_time_ms) AS longest_state,
     sumState(rows_returned) AS rows_state, sumState(bytes_returned) AS bytes_state
 FROM query_metrics
 GROUP BY tenant_id, hour, data_source_id, saved_query_id;

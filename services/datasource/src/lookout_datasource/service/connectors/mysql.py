@@ -1,10 +1,12 @@
 """MySQL and MariaDB through asyncmy.
 
 A connection has multi-statements off (asyncmy turns them on; a query is one statement) and
-``time_zone = '+00:00'``. An execution runs after ``SET SESSION TRANSACTION READ ONLY`` (which,
-unlike a read-only transaction alone, also refuses DDL: DDL would commit the transaction first)
-inside ``START TRANSACTION READ ONLY``, under ``max_statement_time`` (MariaDB; MySQL's
-``max_execution_time``) so the server stops it. Its text starts with ``/* lookout:<execution id> */``,
+``time_zone = '+00:00'``. An execution is one statement (autocommit: its own transaction) run
+after ``SET SESSION max_statement_time = …, SESSION tx_read_only = 1`` (one round trip; MySQL's
+``max_execution_time`` and ``transaction_read_only``): every transaction of the session is then
+read-only, which refuses writes and DDL alike (a read-only transaction alone would not stop DDL,
+which commits it first), and the server stops the query at the timeout. Both are set again for
+every execution, as a query may have changed them. Its text starts with ``/* lookout:<execution id> */``,
 its handle: ``cancel`` finds it in ``information_schema.PROCESSLIST`` from any replica and runs
 ``KILL QUERY``. Values are bound by the driver (``%s``, escaped for the server's SQL mode);
 ``%`` in the text is doubled for it.
@@ -251,17 +253,19 @@ class MysqlConnector:
                 backslash_escapes=not connection.server_status & NO_BACKSLASH_ESCAPES,
                 hash_comments=True,
             )
-            limit = (
-                f"max_statement_time = {max(timeout_s, 0.001):.3f}"
+            session = (
+                f"SET SESSION max_statement_time = {max(timeout_s, 0.001):.3f},"
+                " SESSION tx_read_only = 1"
                 if "mariadb" in connection.get_server_info().lower()
-                else f"max_execution_time = {max(1, round(timeout_s * 1000))}"
+                else f"SET SESSION max_execution_time = {max(1, round(timeout_s * 1000))},"
+                " SESSION transaction_read_only = 1"
             )
             try:
                 async with asyncio.timeout(timeout_s + GRACE_S):
                     cursor = connection.cursor(SSCursor)
-                    await cursor.execute(f"SET SESSION {limit}")
-                    await cursor.execute("SET SESSION TRANSACTION READ ONLY")
-                    await cursor.execute("START TRANSACTION READ ONLY")
+                    # Both settings in one statement, again for every execution (a query may
+                    # have changed them: they are the session's).
+                    await cursor.execute(session)
                     await cursor.execute(query, tuple(values))
                     fetched = await cursor.fetchmany(row_limit + 1)
                     columns = [
@@ -272,7 +276,6 @@ class MysqlConnector:
                         connection.close()  # rows left unread: the connection is not reusable
                     else:
                         await cursor.close()
-                        await connection.rollback()
             except TimeoutError:
                 await asyncio.shield(self._kill(config, execution_id))
                 raise QueryTimeout("the query ran too long and was stopped") from None

@@ -1,7 +1,7 @@
 """PostgreSQL through asyncpg.
 
 An execution runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (the server stops
-it) and ``application_name = 'lookout:<execution id>'`` (its handle: ``cancel`` finds it in
+it; the three in one simple query, one round trip; the transaction rolled back at its end) and ``application_name = 'lookout:<execution id>'`` (its handle: ``cancel`` finds it in
 ``pg_stat_activity`` from any replica and calls ``pg_cancel_backend``). Values are bound as
 ``$n`` with a cast from their Python type (asyncpg needs the type), rows are read through a
 cursor, ``row_limit`` + 1 at most. A query is one statement (a prepared statement cannot hold two).
@@ -10,6 +10,7 @@ cursor, ``row_limit`` + 1 at most. A query is one statement (a prepared statemen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -200,11 +201,14 @@ class PostgresqlConnector:
         async with self._connection(config, pool) as connection:
             try:
                 async with asyncio.timeout(timeout_s + GRACE_S):
-                    async with connection.transaction(readonly=True):
-                        await connection.execute(
-                            f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000))};"
-                            f"SET LOCAL application_name = '{APPLICATION_PREFIX}{execution_id}'"
-                        )
+                    # The transaction and its settings in one round trip (a simple query; the
+                    # execution id is a UUID, the timeout a number).
+                    await connection.execute(
+                        "BEGIN READ ONLY;"
+                        f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000))};"
+                        f"SET LOCAL application_name = '{APPLICATION_PREFIX}{execution_id}'"
+                    )
+                    try:
                         statement = await connection.prepare(query)
                         cursor = await statement.cursor(*values)
                         fetched = await cursor.fetch(row_limit + 1)
@@ -212,6 +216,13 @@ class PostgresqlConnector:
                             Column(name=attribute.name, type=attribute.type.name)
                             for attribute in statement.get_attributes()
                         ]
+                    except asyncio.CancelledError:
+                        raise  # stopped mid-query: the pool's release rolls back or closes it
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await connection.execute("ROLLBACK")
+                        raise
+                    await connection.execute("COMMIT")
             except TimeoutError:
                 raise QueryTimeout("the query ran too long and was stopped") from None
             except Exception as error:

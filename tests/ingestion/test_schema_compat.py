@@ -4,6 +4,7 @@ embedded), not only on the local 18.16, which the other tests use."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from chdb import session as chdb_session  # chdb-core: a dev dependency, always installed
 from lookout_ingestion.migrate import already_applied, migration_files, statements
@@ -23,6 +24,43 @@ QUERIES = [
     "SELECT _topic, _partition, maxMerge(max_offset) AS stored FROM user_activity_log_offsets "
     "WHERE _topic IN ('identity.events') GROUP BY _topic, _partition",
 ]
+
+
+def apply(db: Any, sql: str) -> None:
+    for statement in statements(sql):
+        try:
+            db.query(statement)
+        except Exception as error:  # chdb raises its own error type
+            if not already_applied(statement, error):
+                raise
+
+
+def test_the_rollups_take_in_rows_stored_before_them_once(tmp_path: Path) -> None:
+    db = chdb_session.Session(str(tmp_path / "chdb"))
+    try:
+        db.query("CREATE DATABASE IF NOT EXISTS lookout")
+        db.query("USE lookout")
+        files = dict(migration_files())
+        for version, sql in files.items():
+            if version < "0006":
+                apply(db, sql)
+        db.query(
+            "INSERT INTO query_metrics (query_id, tenant_id, user_id, execution_time_ms, status,"
+            " timestamp) VALUES (generateUUIDv4(), generateUUIDv4(), generateUUIDv4(), 7,"
+            " 'timeout', now())"
+        )
+        for _ in range(2):  # the second time adds nothing
+            apply(db, files["0006_query_metrics_rollups"])
+        found = db.query(
+            "SELECT countMerge(executions_state), countIfMerge(errors_state),"
+            " maxMerge(longest_state) FROM query_metrics_hourly",
+            "CSV",
+        )
+        assert found.bytes().decode().strip() == "1,1,7"
+        found = db.query("SELECT sum(executions_sum) FROM query_metrics_users_hourly", "CSV")
+        assert found.bytes().decode().strip() == "1"
+    finally:
+        db.close()
 
 
 def test_migrations_and_queries_run_on_current_clickhouse(tmp_path: Path) -> None:

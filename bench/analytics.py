@@ -49,6 +49,7 @@ from bench.report import figure, median, percentile, write
 GATEWAY = "http://127.0.0.1:8080"
 IDENTITY = "http://127.0.0.1:8101"  # sign-up and login straight to identity (see bench/identity.py)
 TABLES = ("dashboard_events", "query_metrics", "user_activity")
+ROLLUPS = ("query_metrics_hourly", "query_metrics_users_hourly")
 MARKER = "lookout_bench.analytics_seed"
 READER = "lookout_reader"
 TARGET_P95_MS = 300.0
@@ -156,9 +157,10 @@ async def login(username: str) -> str | None:
 
 
 async def forget(ch: ClickHouse, marker: dict[str, Any]) -> None:
-    """Remove what ``marker`` loaded: its tenants' rows (theirs only), its identity tenant."""
+    """Remove what ``marker`` loaded: its tenants' rows (theirs only: in the tables and the
+    rollups), its identity tenant."""
     within = ", ".join(f"toUUID({quote(t)})" for t in marker["tenants"])
-    for table in TABLES:
+    for table in TABLES + ROLLUPS:
         await ch.execute(f"ALTER TABLE {table} DELETE WHERE tenant_id IN ({within})")
     token = await login(marker["username"])
     if token is not None:

@@ -384,6 +384,34 @@ async def test_an_execution_ends_only_after_its_start_is_recorded(
     assert (execution["status"], execution["row_count"]) == ("success", 1)
 
 
+async def test_an_execution_uses_the_source_as_it_is_now(
+    datasource: DatasourceService, tenant: uuid.UUID, database: str
+) -> None:
+    """The process keeps a source's opened settings and pool per version: a change of its
+    settings is what the next execution uses."""
+    admin = datasource.client(Actor(tenant, ADMIN))
+    source = await sales_source(admin, database)
+    path = f"/data-sources/{source['id']}/execute"
+    query = {"query_text": "SELECT count(*)::integer AS n FROM sales"}
+    assert (await admin.request("POST", path, json=query)).status_code == 200
+    changed = await admin.request(
+        "PATCH",
+        f"/data-sources/{source['id']}",
+        json={"connection_config": {"database": f"missing_{uuid.uuid4().hex[:8]}"}},
+    )
+    assert changed.status_code == 200, changed.text
+    failed = await admin.request("POST", path, json=query)
+    assert failed.status_code == 422, failed.text
+    assert failed.json()["error"]["code"] == "unknown_database"
+    restored = await admin.request(
+        "PATCH",
+        f"/data-sources/{source['id']}",
+        json={"connection_config": {"database": source["connection_config"]["database"]}},
+    )
+    assert restored.status_code == 200, restored.text
+    assert (await admin.request("POST", path, json=query)).status_code == 200
+
+
 async def test_each_execution_publishes_query_executed(
     datasource: DatasourceService, tenant: uuid.UUID, database: str, servers: Servers
 ) -> None:

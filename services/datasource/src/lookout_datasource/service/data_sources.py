@@ -7,6 +7,8 @@ transaction; no event carries a connection setting or a secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import logging
 import uuid
 from typing import Any, Protocol
@@ -119,15 +121,21 @@ def require_execute(caller: Caller, data_source: DataSourceRow) -> None:
 
 
 async def get_data_source_with_secrets(
-    conn: asyncpg.Connection, box: SecretBox, tenant_id: UUID, data_source_id: UUID
+    conn: asyncpg.Connection,
+    box: SecretBox,
+    tenant_id: UUID,
+    data_source_id: UUID,
+    *,
+    opener: Callable[[DataSourceRow], ConnectionConfig] | None = None,
 ) -> tuple[DataSourceRow, ConnectionConfig]:
     """The tenant's source and its full settings with the secrets opened (for a connector only:
-    never log or return them). 404 when the tenant has no such source. No permission check: the
-    caller has made it (``load_data_source`` / ``require_execute``)."""
+    never log or return them) by ``opener`` (the engine's cache) or ``box``. 404 when the tenant
+    has no such source. No permission check: the caller has made it (``load_data_source`` /
+    ``require_execute``)."""
     row = await data_sources.get_data_source(conn, tenant_id, data_source_id)
     if row is None:
         raise NotFound(access.NO_DATA_SOURCE)
-    return row, connections.open_config(box, row)
+    return row, opener(row) if opener is not None else connections.open_config(box, row)
 
 
 async def create_data_source(

@@ -18,12 +18,17 @@ from lookout_kit.lease import new_owner
 from lookout_kit.secret_box import SecretBox
 from lookout_kit.worker import IDLE, NextRound, Worker
 
+from lookout_datasource.repository.data_sources import DataSourceRow
+from lookout_datasource.service import connections
+from lookout_datasource.service.connectors.base import ConnectionConfig
 from lookout_datasource.service.connectors.pools import ConnectorPools
 from lookout_datasource.service.execution_retention import prune_turn
 from lookout_datasource.service.result_cache import ResultCache
 from lookout_datasource.settings import Settings
 
 
+MAX_OPEN_CONFIGS = 1_000
+"""Sources whose opened settings a process keeps (all forgotten at once past it)."""
 YOUNG_COLLECTION_THRESHOLD = 100_000
 """Container objects allocated (net) before the collector scans the young generation."""
 
@@ -53,6 +58,19 @@ class Engine:
     """The executions running in this replica, by id: a cancel that finds nothing on the server
     (the execution still waits for a slot or a connection) stops the task itself."""
     cancelled_here: set[UUID] = field(default_factory=set)
+    _configs: dict[tuple[UUID, int, str | None], ConnectionConfig] = field(default_factory=dict)
+
+    def open_config(self, row: DataSourceRow) -> ConnectionConfig:
+        """The row's settings with its secrets opened, once per version of the source (an
+        execution would otherwise decrypt and validate them every time); what a version's row
+        holds never changes (every change of the source is a new version)."""
+        key = (row.id, row.version, row.secrets)
+        config = self._configs.get(key)
+        if config is None:
+            if len(self._configs) >= MAX_OPEN_CONFIGS:
+                self._configs.clear()
+            config = self._configs[key] = connections.open_config(self.box, row)
+        return config
 
     def cancel_local(self, execution_id: UUID) -> bool:
         """Stop the task of ``execution_id`` if it runs in this replica; whether it did."""

@@ -142,7 +142,7 @@ async def plan_saved_query(
     parameters = [Parameter.model_validate(p) for p in row.parameters or []]
     bound = bind_values(row.query_text, parameters, values, location=location)
     data_source, config = await get_data_source_with_secrets(
-        conn, engine.box, caller.tenant_id, row.data_source_id
+        conn, engine.box, caller.tenant_id, row.data_source_id, opener=engine.open_config
     )
     return _plan(engine, caller, data_source, config, row.id, row.query_text, bound, limits)
 
@@ -162,7 +162,7 @@ async def plan_ad_hoc(
     """A run of ``query_text`` on a source the caller may execute queries on."""
     data_source = await load_data_source(conn, caller, data_source_id, "execute")
     bound = bind_values(query_text, parameters, values, location=location)
-    config = connections.open_config(engine.box, data_source)
+    config = engine.open_config(data_source)
     return _plan(engine, caller, data_source, config, None, query_text, bound, limits)
 
 

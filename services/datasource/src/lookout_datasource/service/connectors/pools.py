@@ -75,6 +75,7 @@ class ConnectorPools:
         self.idle_close_s = idle_close_s
         self._connectors: dict[str, Connector] = {}
         self._sources: dict[UUID, _Source] = {}
+        self._keys: dict[int, tuple[ConnectionConfig, str]] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -94,9 +95,21 @@ class ConnectorPools:
         """How many sources have a pool open (for metrics and tests)."""
         return sum(1 for source in self._sources.values() if source.pool is not None)
 
+    def _key(self, kind: str, config: ConnectionConfig) -> str:
+        """``config_key``, once per config object (the engine hands the same one to every
+        execution of a source's version); the object is held, so its id is not reused."""
+        known = self._keys.get(id(config))
+        if known is not None and known[0] is config:
+            return known[1]
+        if len(self._keys) >= 1_000:
+            self._keys.clear()
+        key = config_key(kind, config)
+        self._keys[id(config)] = (config, key)
+        return key
+
     async def _pool(self, source_id: UUID, kind: str, config: ConnectionConfig) -> SourcePool:
         """The source's pool for this config; a pool of an older config is closed."""
-        key = config_key(kind, config)
+        key = self._key(kind, config)
         stale: SourcePool | None = None
         async with self._lock:
             source = self._sources[source_id]

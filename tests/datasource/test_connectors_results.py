@@ -20,7 +20,7 @@ from lookout_datasource.service.connectors.results import encode_rows, result
 ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 VALUES = [
-    pytest.param("text \u00e9\u2028\"\\\x00", "text \u00e9\u2028\"\\\x00", id="text"),
+    pytest.param('text \u00e9\u2028"\\\x00', 'text \u00e9\u2028"\\\x00', id="text"),
     pytest.param(42, 42, id="int"),
     pytest.param(2**70, 2**70, id="big-int"),
     pytest.param(1.25, 1.25, id="float"),

@@ -7,10 +7,9 @@ transaction; no event carries a connection setting or a secret.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 

@@ -26,7 +26,6 @@ from lookout_datasource.service.execution_retention import prune_turn
 from lookout_datasource.service.result_cache import ResultCache
 from lookout_datasource.settings import Settings
 
-
 MAX_OPEN_CONFIGS = 1_000
 """Sources whose opened settings a process keeps (all forgotten at once past it)."""
 YOUNG_COLLECTION_THRESHOLD = 100_000

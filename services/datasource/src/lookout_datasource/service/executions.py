@@ -46,7 +46,7 @@ from lookout_datasource.schemas.executions import (
     ResultColumn,
 )
 from lookout_datasource.schemas.parameters import Parameter
-from lookout_datasource.service import access, connections
+from lookout_datasource.service import access
 from lookout_datasource.service.connectors.base import Cancelled, ConnectionConfig, ConnectorError
 from lookout_datasource.service.data_sources import get_data_source_with_secrets, load_data_source
 from lookout_datasource.service.engine import Engine

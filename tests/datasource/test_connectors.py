@@ -267,6 +267,35 @@ async def test_writes_fail_as_read_only_and_change_nothing(source: Source) -> No
     assert tables == {"people"}
 
 
+@pytest.mark.parametrize("source_server", ["mysql"], indirect=True)
+async def test_a_transaction_a_query_opens_does_not_outlive_it_on_a_pooled_connection(
+    source: Source,
+) -> None:
+    """``SET autocommit = 0`` is allowed read-only: on a pooled connection its transaction (and
+    its snapshot) must not serve the next execution, whoever runs it."""
+    pool = await source.connector.open_pool(source.config, max_size=1)
+    try:
+
+        async def pooled(sql: str) -> QueryResult:
+            return await source.connector.execute(
+                source.config,
+                sql,
+                {},
+                row_limit=100,
+                timeout_s=10.0,
+                execution_id=uuid.uuid4(),
+                pool=pool,
+            )
+
+        await pooled("SET autocommit = 0")
+        assert (await pooled("SELECT count(*) FROM people")).rows == [[3]]
+        await source.run("INSERT INTO people VALUES (4, 'dan')")
+        assert (await pooled("SELECT count(*) FROM people")).rows == [[4]]
+        assert (await pooled("SELECT @@in_transaction")).rows == [[0]]
+    finally:
+        await pool.close()
+
+
 async def test_a_second_statement_is_refused(source: Source) -> None:
     with pytest.raises(ConnectorError) as raised:
         await execute(source, "SELECT 1; DROP TABLE people")

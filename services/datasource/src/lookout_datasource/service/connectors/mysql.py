@@ -25,6 +25,7 @@ from uuid import UUID
 
 import asyncmy
 from asyncmy.constants import CLIENT, FIELD_TYPE
+from asyncmy.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS as IN_TRANSACTION
 from asyncmy.constants.SERVER_STATUS import (
     SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
 )
@@ -253,11 +254,16 @@ class MysqlConnector:
                 backslash_escapes=not connection.server_status & NO_BACKSLASH_ESCAPES,
                 hash_comments=True,
             )
+            # autocommit = 1 first: it ends any transaction a query left open on this pooled
+            # connection (``SET autocommit = 0`` is allowed read-only), whose snapshot would
+            # otherwise serve every later execution stale rows.
             session = (
-                f"SET SESSION max_statement_time = {max(timeout_s, 0.001):.3f},"
+                "SET SESSION autocommit = 1,"
+                f" SESSION max_statement_time = {max(timeout_s, 0.001):.3f},"
                 " SESSION tx_read_only = 1"
                 if "mariadb" in connection.get_server_info().lower()
-                else f"SET SESSION max_execution_time = {max(1, round(timeout_s * 1000))},"
+                else "SET SESSION autocommit = 1,"
+                f" SESSION max_execution_time = {max(1, round(timeout_s * 1000))},"
                 " SESSION transaction_read_only = 1"
             )
             try:
@@ -272,8 +278,9 @@ class MysqlConnector:
                         Column(name=field[0], type=_TYPE_NAMES.get(field[1], "unknown"))
                         for field in cursor.description or ()
                     ]
-                    if len(fetched) > row_limit:
-                        connection.close()  # rows left unread: the connection is not reusable
+                    if len(fetched) > row_limit or connection.server_status & IN_TRANSACTION:
+                        # Rows left unread, or a transaction the query opened: not reusable.
+                        connection.close()
                     else:
                         await cursor.close()
             except TimeoutError:

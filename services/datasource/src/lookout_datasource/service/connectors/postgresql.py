@@ -1,7 +1,8 @@
 """PostgreSQL through asyncpg.
 
 An execution runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (the server stops
-it; the three in one simple query, one round trip; the transaction rolled back at its end) and ``application_name = 'lookout:<execution id>'`` (its handle: ``cancel`` finds it in
+it; the three in one simple query, one round trip; the transaction committed at its end,
+rolled back after an error) and ``application_name = 'lookout:<execution id>'`` (its handle: ``cancel`` finds it in
 ``pg_stat_activity`` from any replica and calls ``pg_cancel_backend``). Values are bound as
 ``$n`` with a cast from their Python type (asyncpg needs the type), rows are read through a
 cursor, ``row_limit`` + 1 at most. A query is one statement (a prepared statement cannot hold two).

@@ -144,35 +144,57 @@ async def set_metric(dsn: str, name: str, value: int) -> None:
         await connection.close()
 
 
+def metrics_source_body(dsn: str) -> dict[str, Any]:
+    """A PostgreSQL data source on the database ``dsn`` (trust auth: the password is unused)."""
+    return {
+        "name": f"metrics {uuid.uuid4().hex[:6]}",
+        "type": "postgresql",
+        "connection_config": {
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": dsn.rsplit("/", 1)[1],
+            "user": "postgres",
+            "password": "unused",
+            "ssl_mode": "disable",
+        },
+    }
+
+
+def metrics_query_body(name: str, source_id: str) -> dict[str, Any]:
+    """``QUERY`` saved on the source ``source_id`` (one parameter: the metric's name)."""
+    return {
+        "name": name,
+        "query_text": QUERY,
+        "data_source_id": source_id,
+        "parameters": [{"name": "name", "type": "text", "required": True}],
+    }
+
+
+def webhook_alert_body(name: str, query_id: str, url: str) -> dict[str, Any]:
+    """An alert on the ``errors`` metric above 10, evaluated every second, to the webhook ``url``
+    signed with ``SECRET``."""
+    return {
+        "name": name,
+        "query_id": query_id,
+        "parameter_values": {"name": "errors"},
+        "condition_config": {
+            "value": {"kind": "column", "column": "value"},
+            "threshold": {"op": ">", "value": 10},
+        },
+        "notification_config": {"channels": [{"kind": "webhook", "url": url, "secret": SECRET}]},
+        "schedule": {"kind": "interval", "seconds": 1},
+    }
+
+
 async def metrics_query(datasource: Client, dsn: str) -> str:
     """A saved query on ``metrics`` in the database ``dsn`` (one parameter: the metric's name)."""
     await set_metric(dsn, "errors", 0)
-    source = await datasource.request(
-        "POST",
-        "/data-sources",
-        json={
-            "name": f"metrics {uuid.uuid4().hex[:6]}",
-            "type": "postgresql",
-            "connection_config": {
-                "host": "127.0.0.1",
-                "port": 5432,
-                "database": dsn.rsplit("/", 1)[1],
-                "user": "postgres",
-                "password": "unused",
-                "ssl_mode": "disable",
-            },
-        },
-    )
+    source = await datasource.request("POST", "/data-sources", json=metrics_source_body(dsn))
     assert source.status_code == 201, source.text
     query = await datasource.request(
         "POST",
         "/saved-queries",
-        json={
-            "name": f"metric {uuid.uuid4().hex[:6]}",
-            "query_text": QUERY,
-            "data_source_id": source.json()["id"],
-            "parameters": [{"name": "name", "type": "text", "required": True}],
-        },
+        json=metrics_query_body(f"metric {uuid.uuid4().hex[:6]}", source.json()["id"]),
     )
     assert query.status_code == 201, query.text
     return str(query.json()["id"])
@@ -186,31 +208,13 @@ async def metrics_query_through_gateway(
     await set_metric(database, "errors", 0)
     await set_metric(database, "warnings", 99)  # high, but not what the alert's values select
     source = await http.post(
-        "/api/datasource/data-sources",
-        headers=headers,
-        json={
-            "name": f"metrics {uuid.uuid4().hex[:6]}",
-            "type": "postgresql",
-            "connection_config": {
-                "host": "127.0.0.1",
-                "port": 5432,
-                "database": database.rsplit("/", 1)[1],
-                "user": "postgres",
-                "password": "unused",
-                "ssl_mode": "disable",
-            },
-        },
+        "/api/datasource/data-sources", headers=headers, json=metrics_source_body(database)
     )
     assert source.status_code == 201, source.text
     query = await http.post(
         "/api/datasource/saved-queries",
         headers=headers,
-        json={
-            "name": "errors by name",
-            "query_text": QUERY,
-            "data_source_id": source.json()["id"],
-            "parameters": [{"name": "name", "type": "text", "required": True}],
-        },
+        json=metrics_query_body("errors by name", source.json()["id"]),
     )
     assert query.status_code == 201, query.text
     return str(query.json()["id"])

@@ -13,7 +13,12 @@ from lookout_testing.accounts import bearer, signup
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
-from tests.alert.support import SECRET, WebhookReceiver, metrics_query_through_gateway, set_metric
+from tests.alert.support import (
+    WebhookReceiver,
+    metrics_query_through_gateway,
+    set_metric,
+    webhook_alert_body,
+)
 from tests.stack.supervision import stopped
 
 FAILED_EVALUATIONS = 4
@@ -33,19 +38,7 @@ async def test_an_alert_errors_once_while_the_datasource_is_down_and_recovers_by
         created = await http.post(
             "/api/alert/alerts",
             headers=headers,
-            json={
-                "name": "errors while the datasource is down",
-                "query_id": query_id,
-                "parameter_values": {"name": "errors"},
-                "condition_config": {
-                    "value": {"kind": "column", "column": "value"},
-                    "threshold": {"op": ">", "value": 10},
-                },
-                "notification_config": {
-                    "channels": [{"kind": "webhook", "url": receiver.url, "secret": SECRET}]
-                },
-                "schedule": {"kind": "interval", "seconds": 1},
-            },
+            json=webhook_alert_body("errors while the datasource is down", query_id, receiver.url),
         )
         assert created.status_code == 201, created.text
         alert_id = created.json()["id"]

@@ -14,7 +14,13 @@ from lookout_testing.accounts import bearer, signup
 from lookout_testing.servers import Servers
 from lookout_testing.waiting import wait_until
 
-from tests.alert.support import SECRET, WebhookReceiver, metrics_query_through_gateway, set_metric
+from tests.alert.support import (
+    SECRET,
+    WebhookReceiver,
+    metrics_query_through_gateway,
+    set_metric,
+    webhook_alert_body,
+)
 
 
 async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webhooks(
@@ -30,19 +36,7 @@ async def test_an_alert_triggers_and_resolves_through_the_stack_with_signed_webh
         created = await http.post(
             "/api/alert/alerts",
             headers=headers,
-            json={
-                "name": "too many errors",
-                "query_id": query_id,
-                "parameter_values": {"name": "errors"},
-                "condition_config": {
-                    "value": {"kind": "column", "column": "value"},
-                    "threshold": {"op": ">", "value": 10},
-                },
-                "notification_config": {
-                    "channels": [{"kind": "webhook", "url": receiver.url, "secret": SECRET}]
-                },
-                "schedule": {"kind": "interval", "seconds": 1},
-            },
+            json=webhook_alert_body("too many errors", query_id, receiver.url),
         )
         assert created.status_code == 201, created.text
         alert_id = created.json()["id"]

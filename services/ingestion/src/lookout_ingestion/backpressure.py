@@ -1,17 +1,39 @@
-"""Backpressure: a run the chain rejects (``MessageRejected``) waits here, fetching pauses, and the
-run is submitted again after each poll until the chain takes it; then fetching resumes.
+"""Backpressure: the chain's head (``Admit``) refuses a run (``MessageRejected``) while the flush
+step has no room, before any step does any of its work; the run waits here, fetching pauses, and
+the run is submitted again after each poll until the head takes it; then fetching resumes.
 
 Runs of one partition keep their order: while any run waits, later runs wait behind it."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lookout_ingestion.metrics import PAUSED
-from lookout_ingestion.steps import MessageRejected, Run, Step
+from lookout_ingestion.steps import MessageRejected, PassOn, Run, Step
+
+
+class Admit(PassOn):
+    """The chain's head: a run goes down only while its partition is still this consumer's (one
+    fetched before a revocation is dropped: its next owner reads it from the commit) and while
+    the flush step has room (``MessageRejected`` otherwise: refused before decoding, windowing or
+    dead-lettering anything of it, so nothing is done for a run that is not taken)."""
+
+    def __init__(
+        self, current: Callable[[Run], bool], has_room: Callable[[], bool], next_step: Step
+    ) -> None:
+        super().__init__(next_step)
+        self._current = current
+        self._has_room = has_room
+
+    def submit(self, run: Run) -> None:
+        if not self._current(run):
+            return
+        if not run.forced and not self._has_room():
+            raise MessageRejected
+        self.next.submit(run)
 
 
 class Backpressure:

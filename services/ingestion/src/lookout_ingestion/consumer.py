@@ -3,10 +3,11 @@
 Every ``*.events`` topic (a pattern: new topics join by themselves) is read by one consumer group.
 A fetch becomes runs (one partition's records, ``rebalance.admit``), and each run goes down
 
-    decode → drop resends → map + encode → dead letter → flush (→ insert → commit)
+    admit → decode → drop resends → map + encode → dead letter → flush (→ insert → commit)
 
-one step per module (``steps.py`` says what a step is). The flush step answers ``MessageRejected``
-while the buffers are full; ``backpressure.py`` then stops fetching until it takes the run.
+one step per module (``steps.py`` says what a step is). The head (``backpressure.Admit``) answers
+``MessageRejected`` while the flush step has no room; ``backpressure.py`` then stops fetching
+until the head takes the run.
 ``rebalance.py`` owns which partitions are this consumer's and which log they are in. The
 effectively-once argument is in the service's README.
 
@@ -26,7 +27,7 @@ from lookout_kit.clickhouse import ClickHouse, client_session
 from lookout_kit.kafka import ensure_topics
 from lookout_kit.retry import Backoff
 
-from lookout_ingestion.backpressure import Backpressure
+from lookout_ingestion.backpressure import Admit, Backpressure
 from lookout_ingestion.commit import Committer
 from lookout_ingestion.dead_letter import DeadLetter, DeadLetters
 from lookout_ingestion.decode import Decode
@@ -40,6 +41,7 @@ from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_ingestion.rows import MapEncode
 from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
+from lookout_ingestion.steps import Step
 
 logger = logging.getLogger("lookout.ingestion.consumer")
 
@@ -60,6 +62,7 @@ class IngestionConsumer:
         self._partitions: Partitions | None = None
         self._backpressure: Backpressure | None = None
         self._lag_task: asyncio.Task[None] | None = None
+        self._chain: Step | None = None
 
     # Lifecycle ----------------------------------------------------------------------------------
 
@@ -129,25 +132,26 @@ class IngestionConsumer:
             query_id_prefix=query_id_prefix,
         )
         # The pipeline, step after step.
-        chain = Decode(
-            DropResends(
-                recent,
-                partitions.seek,
-                MapEncode(
-                    self._logs,
-                    stored,
-                    DeadLetter(
-                        DeadLetters(self._producer, settings.dlq_topic),
-                        Flush(
-                            flusher,
-                            self._logs,
-                            max_buffered_rows=settings.max_buffered_rows,
-                            current=partitions.current,
-                            generation=lambda: partitions.generation,
-                        ),
+        flush = Flush(
+            flusher,
+            self._logs,
+            max_buffered_rows=settings.max_buffered_rows,
+            generation=lambda: partitions.generation,
+        )
+        chain = Admit(
+            partitions.current,
+            flush.has_room,
+            Decode(
+                DropResends(
+                    recent,
+                    partitions.seek,
+                    MapEncode(
+                        self._logs,
+                        stored,
+                        DeadLetter(DeadLetters(self._producer, settings.dlq_topic), flush),
                     ),
-                ),
-            )
+                )
+            ),
         )
         self._backpressure = partitions.backpressure = Backpressure(consumer, chain)
         self._chain = chain
@@ -163,11 +167,12 @@ class IngestionConsumer:
 
     async def run(self) -> None:
         assert self._consumer is not None and self._partitions is not None
-        assert self._backpressure is not None
+        assert self._backpressure is not None and self._chain is not None
         consumer, partitions, backpressure = self._consumer, self._partitions, self._backpressure
+        chain = self._chain
         max_records = self._settings.fetch_max_records
         while not self._stopping.is_set():
-            self._chain.poll()
+            chain.poll()
             backpressure.retry()
             fetched = await consumer.getmany(
                 timeout_ms=50 if backpressure.paused else 100, max_records=max_records
@@ -185,9 +190,10 @@ class IngestionConsumer:
             logger.warning(
                 "a flush failed: nothing more is committed; read again from the last commit"
             )
-        elif flusher is not None and partitions is not None:
+        elif self._chain is not None and partitions is not None:
+            self._chain.close()  # no more runs: what it holds is stored and committed
             try:
-                await asyncio.wait_for(partitions.drain(), self._settings.revoke_flush_timeout_s)
+                await self._chain.join(self._settings.revoke_flush_timeout_s)
             except TimeoutError:
                 logger.warning("stopping with unflushed rows: they will be read again")
             except (*INSERT_ERRORS, KafkaError) as error:

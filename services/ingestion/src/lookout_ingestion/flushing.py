@@ -1,7 +1,8 @@
 """The flush step, the pipeline's last: runs join the open batch; one flush at a time stores a
 batch (every table's INSERT together, then the batch's dead letters acknowledged) and hands it to
-the commit step (``commit.py``). While the unflushed rows reach ``max_buffered_rows`` it takes no
-more runs (``MessageRejected``: the consumer stops fetching until a flush ends). Each flush round
+the commit step (``commit.py``). While the unflushed rows reach ``max_buffered_rows`` it has no
+room: the chain's head refuses runs (``backpressure.Admit``) and the consumer stops fetching until
+a flush ends. Each flush round
 runs in its batch's span, linked to its events' trace contexts (``tracing.py``)."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from lookout_ingestion.metrics import EVENTS
 from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
-from lookout_ingestion.steps import MessageRejected, Run
+from lookout_ingestion.steps import Run
 from lookout_ingestion.tracing import flush_in_span, remember
 
 logger = logging.getLogger("lookout.ingestion.flushing")
@@ -154,21 +155,19 @@ class Flush:
         logs: LogWatch,
         *,
         max_buffered_rows: int,
-        current: Callable[[Run], bool],
         generation: Callable[[], int],
     ) -> None:
         self._flusher = flusher
         self._logs = logs
         self._max_buffered_rows = max_buffered_rows
-        self._current = current
         self._generation = generation
 
+    def has_room(self) -> bool:
+        """Whether a run may join now (``backpressure.Admit`` asks before the chain's work)."""
+        return self._flusher.unflushed_rows < self._max_buffered_rows
+
     def submit(self, run: Run) -> None:
-        if not self._current(run):
-            return  # revoked since it was fetched: its next owner reads it from the commit
         flusher = self._flusher
-        if flusher.unflushed_rows >= self._max_buffered_rows and not run.forced:
-            raise MessageRejected
         assert run.rows is not None and run.dead_letters is not None
         batch, partition = flusher.batch, run.partition
         batch.logs[partition] = self._logs.name(partition)

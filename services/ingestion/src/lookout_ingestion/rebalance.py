@@ -83,6 +83,7 @@ class Partitions:
 
     async def admit(self, fetched: Fetched) -> list[Run]:
         """The fetch's runs to ingest: records of partitions this consumer owns, in known logs."""
+        generation = self.generation  # as fetched: a revocation during the await below stales them
         await self._drop_records_of_new_topics(fetched)
         runs = []
         for partition, records in fetched.items():
@@ -96,7 +97,7 @@ class Partitions:
                 await self._log_began_again(partition, records[0].offset)
                 continue
             self._next[partition] = records[-1].offset + 1
-            runs.append(Run(partition, records, self.generation))
+            runs.append(Run(partition, records, generation))
         return runs
 
     def seek(self, partition: TopicPartition, offset: int) -> None:

@@ -36,7 +36,15 @@ class Settings(ServiceSettings):
     # unflushed event is ``batch_max_age_s`` old. The bound stays far below ClickHouse's
     # max_insert_block_size (1,048,576) so one INSERT is one block.
     batch_max_rows: int = Field(default=10_000, ge=1, le=500_000)
-    batch_max_age_s: float = Field(default=1.0, gt=0, le=60)
+    batch_max_age_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description=(
+            "How old the oldest unflushed event may get: an event is queryable about this long "
+            "after it is read, plus an insert (bench-ingest's p99 at 10,000 events/s)"
+        ),
+    )
     max_buffered_rows: int = Field(
         default=100_000, ge=1, description="Fetching pauses above this many unflushed rows"
     )

@@ -95,3 +95,24 @@ async def test_the_request_goes_to_the_checked_address_not_the_name_again() -> N
         del loop.getaddrinfo
     assert response.status_code == 200
     assert hosts == [f"rebinding.lookout.test:{port}"]
+
+
+async def test_each_https_name_has_a_pool_of_its_own() -> None:
+    """A pool is keyed by the address it connects to: shared, it would hand a connection whose
+    certificate was checked for one name to a request for another name on that address."""
+    transport = EgressTransport(EgressPolicy(allow_loopback=True))
+    try:
+
+        async def pool(url: str) -> httpx.AsyncBaseTransport:
+            request = httpx.Request("GET", url)
+            return await transport._transport_for(request, request.url.host)
+
+        first, second = await pool("https://a.lookout.test/"), await pool("https://b.lookout.test/")
+        assert first is not second
+        assert await pool("https://a.lookout.test/other") is first
+        assert await pool("http://a.lookout.test/") is transport.inner  # no certificate to mix up
+        for number in range(EgressTransport.TLS_HOSTS):
+            await pool(f"https://n{number}.lookout.test/")
+        assert await pool("https://a.lookout.test/") is not first  # the oldest pool was closed
+    finally:
+        await transport.aclose()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -186,23 +187,43 @@ class EgressTransport(httpx.AsyncBaseTransport):
     otherwise: no packet reaches a refused address), then the request goes to the first checked
     address that accepts a connection, never to the name again. The ``Host`` header and TLS (SNI and
     the certificate's check) keep the name. Redirects are the client's to follow: each is a new
-    request, checked again."""
+    request, checked again.
+
+    HTTPS goes through a connection pool per host name (the last ``TLS_HOSTS`` names): a pool is
+    keyed by the address it connects to, so one shared pool would hand a connection whose
+    certificate was checked for one name to a request for another name on the same address."""
+
+    TLS_HOSTS = 64
 
     def __init__(self, policy: EgressPolicy, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.policy = policy
         self.inner = inner or httpx.AsyncHTTPTransport()
+        self._shared_inner = inner is not None
+        self._tls: OrderedDict[str, httpx.AsyncBaseTransport] = OrderedDict()
+
+    async def _transport_for(self, request: httpx.Request, host: str) -> httpx.AsyncBaseTransport:
+        if self._shared_inner or request.url.scheme != "https" or is_address(host):
+            return self.inner
+        transport = self._tls.get(host)
+        if transport is None:
+            transport = self._tls[host] = httpx.AsyncHTTPTransport()
+            if len(self._tls) > self.TLS_HOSTS:
+                await self._tls.popitem(last=False)[1].aclose()
+        self._tls.move_to_end(host)
+        return transport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         addresses = await self.policy.resolve(host, port)
+        transport = await self._transport_for(request, host)
         original = request.url
         if request.url.scheme == "https" and not is_address(host):
             request.extensions = {**request.extensions, "sni_hostname": host}
         for attempt, address in enumerate(addresses, start=1):
             request.url = original.copy_with(host=address)
             try:
-                return await self.inner.handle_async_request(request)
+                return await transport.handle_async_request(request)
             except httpx.ConnectError:
                 if attempt == len(addresses):  # else the host's next (checked) address
                     raise
@@ -212,3 +233,6 @@ class EgressTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+        for transport in self._tls.values():
+            await transport.aclose()
+        self._tls.clear()

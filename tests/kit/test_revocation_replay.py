@@ -104,4 +104,5 @@ async def test_a_replica_started_after_a_logout_refuses_that_session_when_first_
     behind = [
         response.json()["error"]["details"] for response in readiness if response.status_code == 503
     ]
-    assert {"revocations": "RevocationsBehind"} in behind, behind
+    # (Other checks may fail meanwhile too, e.g. the broker's while the replica's client connects.)
+    assert any(details.get("revocations") == "RevocationsBehind" for details in behind), behind

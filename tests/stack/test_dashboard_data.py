@@ -133,7 +133,9 @@ async def test_a_dashboard_of_three_connectors_returns_each_result_from_one_call
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "invalid_filters"
 
-        await http.delete(f"/api/identity/tenants/{account['tenant']['id']}", headers=headers)
+        # Each execution lands once in query_metrics; read before the tenant is deleted (its
+        # tenant.deleted removes the tenant's rows from ClickHouse).
+        execution_ids = [component["result"]["execution_id"] for component in components]
+        assert await metrics_rows(servers, execution_ids) == {id_: 1 for id_ in execution_ids}
 
-    execution_ids = [component["result"]["execution_id"] for component in components]
-    assert await metrics_rows(servers, execution_ids) == {id_: 1 for id_ in execution_ids}
+        await http.delete(f"/api/identity/tenants/{account['tenant']['id']}", headers=headers)

@@ -132,19 +132,27 @@ async def test_each_event_is_published_in_a_producer_span_of_the_request(
     ), [(query.name, query.attributes) for query in queries]
 
 
+async def relay_the_one_row(
+    pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
+) -> Any:
+    """One relay round over the outbox's one row; the record it put on ``topic``."""
+    relay = make_relay(outbox_database, pool, servers.kafka)
+    try:
+        assert (await relay.publish_batch()).published == 1
+    finally:
+        await relay.stop()
+    async with TopicCapture(servers.kafka, topic) as capture:
+        (record,) = await capture.wait_for(1)
+    return record
+
+
 async def test_an_event_written_outside_a_trace_gets_no_span_and_no_trace_headers(
     pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
 ) -> None:
     with captured_spans() as spans:
         async with pool.acquire() as conn, conn.transaction():
             await publish_in_tx(conn, step_event("n", 1), topic=topic)
-        relay = make_relay(outbox_database, pool, servers.kafka)
-        try:
-            assert (await relay.publish_batch()).published == 1
-        finally:
-            await relay.stop()
-        async with TopicCapture(servers.kafka, topic) as capture:
-            (record,) = await capture.wait_for(1)
+        record = await relay_the_one_row(pool, outbox_database, servers, topic)
         assert spans.get_finished_spans() == ()
     assert dict(record.headers) == {"content-type": b"application/json"}
 
@@ -162,13 +170,7 @@ async def test_an_event_of_an_unsampled_trace_carries_its_trace_on_without_a_spa
             async with pool.acquire() as conn, conn.transaction():
                 await publish_in_tx(conn, step_event("u", 1), topic=topic)
             stored = await pool.fetchval("SELECT traceparent FROM outbox")
-        relay = make_relay(outbox_database, pool, servers.kafka)
-        try:
-            assert (await relay.publish_batch()).published == 1
-        finally:
-            await relay.stop()
-        async with TopicCapture(servers.kafka, topic) as capture:
-            (record,) = await capture.wait_for(1)
+        record = await relay_the_one_row(pool, outbox_database, servers, topic)
         assert spans.get_finished_spans() == ()
     assert stored.split("-")[1] == f"{TRACE_ID:032x}" and stored.endswith("-00")
     assert dict(record.headers) == {

@@ -165,6 +165,12 @@ def _event_headers_schema() -> dict[str, Any]:
                 "description": "W3C vendor trace state that goes with traceparent.",
             },
             headers.CONTENT_TYPE_HEADER: {"type": "string", "const": CONTENT_TYPE},
+            headers.POSSIBLE_RESEND_HEADER: {
+                "type": "string",
+                "const": "1",
+                "description": "The relay had claimed the event's row before: this may be a "
+                "second copy of an event delivered earlier (same id and key), however long ago.",
+            },
         },
         "required": [headers.CONTENT_TYPE_HEADER],
     }

@@ -17,6 +17,11 @@ TRACESTATE_HEADER: Final = "tracestate"
 CONTENT_TYPE_HEADER: Final = "content-type"
 """Media type of the value: ``envelope.CONTENT_TYPE`` (``application/json``) for domain events."""
 
+POSSIBLE_RESEND_HEADER: Final = "lookout-possible-resend"
+"""Set (value ``1``, the record's first header) when the outbox relay had claimed the event's row
+before: that relay may have sent it already, then died or lost the acknowledgement. A consumer
+that deduplicates by event id looks further back for such a record than for others."""
+
 DLQ_REASON_HEADER: Final = "dlq-reason"
 """Why a message was dead-lettered: a ``ContractError.reason`` or another one-line cause."""
 

@@ -73,8 +73,11 @@ HELD_BACK_WAIT_S = 0.005
 # Each replica asks this often per prune interval whether it is its turn to prune.
 PRUNE_CHECKS_PER_INTERVAL = 5
 
+# ``xmax`` of a row locked here is the transaction that locked it before (0 if none ever did): a
+# relay claimed it, and may have sent it before it died or lost the acknowledgement.
 _CLAIM = """
-SELECT id, event_id, topic, message_key, payload, traceparent, tracestate, created_at
+SELECT id, event_id, topic, message_key, payload, traceparent, tracestate, created_at,
+       xmax::text <> '0' AS claimed_before
 FROM outbox
 WHERE published_at IS NULL
 ORDER BY id

@@ -14,6 +14,10 @@ the record's headers, so consumers continue the trace from the publish. A row wi
 context gets no span and no trace headers: the relay makes no roots of its own. A row of an
 unsampled trace gets no span either (nothing of that trace is recorded): its stored context goes in
 the headers as it is, so the trace id still propagates.
+
+A row that a relay had claimed before (``claimed_before``: that relay may have sent it, then died
+or lost the acknowledgement) gets ``POSSIBLE_RESEND_HEADER`` first in its headers, so consumers
+know to look for an earlier copy further back than they otherwise would.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from lookout_contracts.envelope import CONTENT_TYPE
-from lookout_contracts.headers import CONTENT_TYPE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER
+from lookout_contracts.headers import (
+    CONTENT_TYPE_HEADER,
+    POSSIBLE_RESEND_HEADER,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+)
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -35,6 +44,7 @@ from lookout_kit.telemetry import W3C, remote_context
 
 _PARTITIONER = DefaultPartitioner()
 _CONTENT_TYPE = (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())
+_POSSIBLE_RESEND = (POSSIBLE_RESEND_HEADER, b"1")
 _SAMPLED = "13579bdf"
 """The last hex digit of a ``traceparent``'s flags when the sampled bit is set."""
 _tracer = trace.get_tracer("lookout.relay")
@@ -130,6 +140,13 @@ class Publish:
 
     @classmethod
     def of(cls, row: asyncpg.Record, topic: str, partition: int) -> Publish:
+        publish = cls._traced(row, topic, partition)
+        if row.get("claimed_before"):
+            publish.headers.insert(0, _POSSIBLE_RESEND)
+        return publish
+
+    @classmethod
+    def _traced(cls, row: asyncpg.Record, topic: str, partition: int) -> Publish:
         traceparent, tracestate = row["traceparent"], row["tracestate"]
         if not traceparent:
             return cls([_CONTENT_TYPE], None)

@@ -1,0 +1,58 @@
+"""The relay marks a record whose row a relay had claimed before (it may have been sent already: that
+relay died or lost the acknowledgement), so that consumers can look for the earlier copy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
+from lookout_kit.database import create_pool
+from lookout_kit.outbox import publish_in_tx
+from lookout_testing.servers import Servers
+from lookout_testing.topics import TopicCapture
+
+from .factories import make_relay, step_event
+
+
+@pytest.fixture
+async def pool(outbox_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(outbox_database, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+async def test_a_row_claimed_before_is_sent_marked_as_a_possible_resend(
+    pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
+) -> None:
+    claimed, fresh = step_event("claimed", 1), step_event("fresh", 1)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await publish_in_tx(conn, claimed, topic=topic)
+            await publish_in_tx(conn, fresh, topic=topic)
+        # A relay claims the first row, sends it, and dies before it marks it published: its
+        # transaction is rolled back, the row is unpublished again.
+        dying_relay = conn.transaction()
+        await dying_relay.start()
+        assert await conn.fetchval(
+            "SELECT count(*) FROM (SELECT id FROM outbox WHERE event_id = $1"
+            " FOR UPDATE SKIP LOCKED) AS claimed",
+            claimed.id,
+        )
+        await dying_relay.rollback()
+    relay = make_relay(outbox_database, pool, servers.kafka)
+    try:
+        assert (await relay.publish_batch()).published == 2
+        async with TopicCapture(servers.kafka, topic) as capture:
+            records = await capture.wait_for(2)
+        by_event = {record.key: record for record in records}
+        assert [name for name, _ in by_event[b"claimed"].headers] == [
+            POSSIBLE_RESEND_HEADER,
+            CONTENT_TYPE_HEADER,
+        ]
+        assert dict(by_event[b"claimed"].headers)[POSSIBLE_RESEND_HEADER] == b"1"
+        assert [name for name, _ in by_event[b"fresh"].headers] == [CONTENT_TYPE_HEADER]
+        assert (await relay.publish_batch()).published == 0
+    finally:
+        await relay.stop()

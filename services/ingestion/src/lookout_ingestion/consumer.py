@@ -3,7 +3,8 @@
 Every ``*.events`` topic (a pattern: new topics join by themselves) is read by one consumer group.
 A fetch becomes runs (one partition's records, ``rebalance.admit``), and each run goes down
 
-    admit → decode → drop resends → map + encode → dead letter → flush (→ insert → commit)
+    admit → decode → drop resends → map + encode → drop stored copies → dead letter → flush
+    (→ insert → commit)
 
 one step per module (``steps.py`` says what a step is). The head (``backpressure.Admit``) answers
 ``MessageRejected`` while the flush step has no room; ``backpressure.py`` then stops fetching
@@ -42,6 +43,7 @@ from lookout_ingestion.rows import MapEncode
 from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.settings import Settings
 from lookout_ingestion.steps import Step
+from lookout_ingestion.stored_copies import DropStoredCopies, stored_copies_finder
 
 logger = logging.getLogger("lookout.ingestion.consumer")
 
@@ -148,7 +150,12 @@ class IngestionConsumer:
                     MapEncode(
                         self._logs,
                         stored,
-                        DeadLetter(DeadLetters(self._producer, settings.dlq_topic), flush),
+                        DropStoredCopies(
+                            stored_copies_finder(
+                                clickhouse, self._logs, backoff, flushed=partitions.drain
+                            ),
+                            DeadLetter(DeadLetters(self._producer, settings.dlq_topic), flush),
+                        ),
                     ),
                 )
             ),

@@ -1,0 +1,158 @@
+"""A record the relay marks as a possible resend is stored once however far back its original is:
+its rows are looked up in ClickHouse when the window does not reach the original. Unmarked copies
+beyond the window are still stored again (``test_ingest``)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
+from lookout_ingestion.mapping import Table
+from lookout_ingestion.steps import MessageRejected, Run
+from lookout_ingestion.stored_copies import DropStoredCopies
+
+from tests.ingestion.conftest import Pipeline, pipeline_clickhouse
+from tests.ingestion.factories import KINDS, Expected, stamp
+
+MARKED = [(POSSIBLE_RESEND_HEADER, b"1"), (CONTENT_TYPE_HEADER, b"application/json")]
+PLAIN = [(CONTENT_TYPE_HEADER, b"application/json")]
+
+
+async def test_a_marked_resend_beyond_the_window_is_stored_once(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    login, executed = KINDS[3], KINDS[1]
+    assert login.tables == ("user_activity",)
+    assert executed.tables == ("query_metrics", "user_activity")  # keyed by the execution id
+    logins = [stamp(login)[1] for _ in range(150)]
+    executions = [stamp(executed)[1] for _ in range(60)]
+    fresh, late = stamp(login)[1], stamp(login)[1]
+    fillers = [stamp(login)[1] for _ in range(60)]
+    # First the originals, stored before any copy comes: the lookup finds them in ClickHouse.
+    originals = [(login.source, value, PLAIN) for value in logins] + [
+        (executed.source, value, PLAIN) for value in executions
+    ]
+    copies = (
+        [
+            (login.source, logins[0], MARKED),  # 150 offsets after its original: beyond the window
+            (login.source, logins[149], MARKED),  # 2 after: the window drops it, no lookup
+            (login.source, logins[100], PLAIN),  # 52 after, unmarked: stored again (the limit)
+            (login.source, fresh, MARKED),  # marked, but nothing was stored before: stored
+            (login.source, late, PLAIN),
+        ]
+        + [(login.source, value, PLAIN) for value in fillers]
+        # 61 after its original, which may be in the same run (not stored yet) or an earlier one
+        + [(login.source, late, MARKED)]
+        + [(executed.source, executions[0], MARKED)]  # 60 after: both of its rows were stored
+    )
+    pipeline.start_consumer(dedup_window="50")
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    expected = Expected()
+    await _send(pipeline, originals)
+    expected.rows["user_activity"] = 150 + 60
+    expected.rows["query_metrics"] = 60
+    counts = await pipeline.wait_for_rows(clickhouse, expected)
+    assert counts["user_activity"] == (210, 210)
+    await _send(pipeline, copies)
+    expected.rows["user_activity"] = 210 + 1 + 1 + 1 + 60  # login 100 again, fresh, late, fillers
+    counts = await pipeline.wait_for_rows(clickhouse, expected)
+    assert counts["user_activity"] == (273, 272)
+    assert counts["query_metrics"] == (60, 60)
+    assert counts["dashboard_events"] == (0, 0)
+
+
+async def _send(
+    pipeline: Pipeline, records: list[tuple[str, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    key = b"one-partition"  # each source's events in one partition of its topic
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for source, value, headers in records:
+            await producer.send(pipeline.topic(source), value=value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class _Event:
+    def __init__(self, event_id: uuid.UUID) -> None:
+        self.id = event_id
+
+
+class _Taken:
+    """The next step: the runs it was given."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+
+    def submit(self, run: Run) -> None:
+        self.runs.append(run)
+
+    def poll(self) -> None: ...
+
+    async def join(self, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _run(ids: list[uuid.UUID], marked: set[int]) -> Run:
+    """A run of user_activity logins at offsets 0, 1, ... with the given event ids."""
+    records = [_Record(offset) for offset in range(len(ids))]
+    run = Run(TopicPartition("t", 0), records, generation=0)
+    run.kept = [(record, _Event(event_id)) for record, event_id in zip(records, ids, strict=True)]
+    run.rows = [("user_activity", record.offset, b"row") for record in records]
+    run.copies_to_check = [
+        ("user_activity", offset, ids[offset], uuid.UUID(int=1)) for offset in sorted(marked)
+    ]
+    run.mapped = len(ids)
+    return run
+
+
+async def test_a_marked_copy_of_an_event_earlier_in_its_run_is_dropped_without_a_lookup() -> None:
+    looked_up: list[Run] = []
+
+    async def find_stored(run: Run) -> set[tuple[Table, int]]:
+        looked_up.append(run)
+        return set()
+
+    taken = _Taken()
+    step = DropStoredCopies(find_stored, taken)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    run = _run([first, second, first], marked={2})
+    step.submit(run)
+    assert looked_up == [] and taken.runs == [run]
+    assert [offset for _, offset, _ in run.rows or ()] == [0, 1]
+    assert (run.resent, run.mapped) == (1, 2)
+
+
+async def test_the_run_waits_for_the_lookup_and_loses_only_the_stored_rows() -> None:
+    answer: asyncio.Future[set[tuple[Table, int]]] = asyncio.get_running_loop().create_future()
+
+    async def find_stored(run: Run) -> set[tuple[Table, int]]:
+        return await answer
+
+    taken = _Taken()
+    step = DropStoredCopies(find_stored, taken)
+    run = _run([uuid.uuid4() for _ in range(4)], marked={1, 3})
+    with pytest.raises(MessageRejected):
+        step.submit(run)
+    await asyncio.sleep(0)
+    with pytest.raises(MessageRejected):  # still waiting: submitted again after a poll
+        step.submit(run)
+    answer.set_result({("user_activity", 3)})
+    await asyncio.sleep(0)
+    step.submit(run)
+    assert taken.runs == [run]
+    assert [offset for _, offset, _ in run.rows or ()] == [0, 1, 2]
+    assert (run.resent, run.mapped) == (1, 3)
+    assert run.copies_to_check is None

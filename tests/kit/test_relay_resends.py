@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from lookout_contracts.envelope import Envelope
 from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
 from lookout_kit.database import create_pool
 from lookout_kit.outbox import publish_in_tx
 from lookout_testing.servers import Servers
 from lookout_testing.topics import TopicCapture
 
-from .factories import make_relay, step_event
+from .factories import Step, make_relay, step_event
 
 
 @pytest.fixture
@@ -54,5 +55,40 @@ async def test_a_row_claimed_before_is_sent_marked_as_a_possible_resend(
         assert dict(by_event[b"claimed"].headers)[POSSIBLE_RESEND_HEADER] == b"1"
         assert [name for name, _ in by_event[b"fresh"].headers] == [CONTENT_TYPE_HEADER]
         assert (await relay.publish_batch()).published == 0
+    finally:
+        await relay.stop()
+
+
+async def test_a_row_held_back_behind_another_relays_row_is_not_marked(
+    pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
+) -> None:
+    earlier, later = step_event("one-key", 1), step_event("one-key", 2)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await publish_in_tx(conn, earlier, topic=topic)
+            await publish_in_tx(conn, later, topic=topic)
+    relay = make_relay(outbox_database, pool, servers.kafka)
+    try:
+        async with pool.acquire() as conn:
+            # Another relay holds the earlier row of the key: this one claims the later row and
+            # must hold it back, unsent. The other relay then dies (rolled back).
+            other_relay = conn.transaction()
+            await other_relay.start()
+            await conn.fetch(
+                "SELECT id FROM outbox WHERE event_id = $1 FOR UPDATE SKIP LOCKED", earlier.id
+            )
+            outcome = await relay.publish_batch()
+            assert (outcome.published, outcome.held_back) == (0, 1)
+            await other_relay.rollback()
+        assert (await relay.publish_batch()).published == 2
+        async with TopicCapture(servers.kafka, topic) as capture:
+            records = await capture.wait_for(2)
+        names = {
+            Envelope[Step].model_validate_json(record.value).data.sequence: [
+                name for name, _ in record.headers
+            ]
+            for record in records
+        }
+        assert names == {1: [POSSIBLE_RESEND_HEADER, CONTENT_TYPE_HEADER], 2: [CONTENT_TYPE_HEADER]}
     finally:
         await relay.stop()

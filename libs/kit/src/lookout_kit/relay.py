@@ -73,11 +73,14 @@ HELD_BACK_WAIT_S = 0.005
 # Each replica asks this often per prune interval whether it is its turn to prune.
 PRUNE_CHECKS_PER_INTERVAL = 5
 
-# ``xmax`` of a row locked here is the transaction that locked it before (0 if none ever did): a
-# relay claimed it, and may have sent it before it died or lost the acknowledgement.
+# ``xmax`` of a row locked here is the transaction that locked this version of it before: a relay
+# claimed it, and may have sent it before it died or lost the acknowledgement. It is 0 for a row
+# never claimed, and the version's own ``xmin`` for a row a round held back unsent (``_NOT_SENT``
+# made the version, and the round's lock stays on it); it is also 0 once a vacuum froze the row's
+# page after the earlier claim ended: the mark is best effort, a lost one stores a far resend twice.
 _CLAIM = """
 SELECT id, event_id, topic, message_key, payload, traceparent, tracestate, created_at,
-       xmax::text <> '0' AS claimed_before
+       xmax::text NOT IN ('0', xmin::text) AS claimed_before
 FROM outbox
 WHERE published_at IS NULL
 ORDER BY id
@@ -91,6 +94,10 @@ SELECT id, message_key FROM outbox WHERE published_at IS NULL AND id <= $1
 """
 
 _MARK_PUBLISHED = "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])"
+
+# Rows held back unsent get a new version of this round's own (``xmin`` = ``xmax``): the next
+# claim does not take them for possible resends (they were never sent).
+_NOT_SENT = "UPDATE outbox SET published_at = NULL WHERE id = ANY($1::bigint[])"
 
 _PRUNE = """
 DELETE FROM outbox WHERE id IN (
@@ -213,6 +220,11 @@ class OutboxRelay:
             if not rows:
                 return BatchOutcome()
             ready = await _in_key_order(conn, rows)
+            if len(ready) < len(rows):
+                sending = {row["id"] for row in ready}
+                await conn.execute(
+                    _NOT_SENT, [row["id"] for row in rows if row["id"] not in sending]
+                )
             sent = await send_in_key_order(producer, ready)
             acknowledged = sent.acknowledged
             if acknowledged:

@@ -11,11 +11,17 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
-from lookout_ingestion.mapping import Table
 from lookout_ingestion.steps import MessageRejected, Run
-from lookout_ingestion.stored_copies import DropStoredCopies
+from lookout_ingestion.stored_copies import DropStoredCopies, Found
+from lookout_testing.waiting import wait_until
 
-from tests.ingestion.conftest import Pipeline, pipeline_clickhouse
+from tests.ingestion.conftest import (
+    PARTITIONS,
+    SOURCES,
+    Pipeline,
+    pipeline_clickhouse,
+    stop_process,
+)
 from tests.ingestion.factories import KINDS, Expected, stamp
 
 MARKED = [(POSSIBLE_RESEND_HEADER, b"1"), (CONTENT_TYPE_HEADER, b"application/json")]
@@ -65,6 +71,36 @@ async def test_a_marked_resend_beyond_the_window_is_stored_once(
     assert counts["dashboard_events"] == (0, 0)
 
 
+async def test_a_marked_resend_whose_original_is_still_buffered_is_stored_once(
+    pipeline: Pipeline, ch_session: aiohttp.ClientSession
+) -> None:
+    """The original is read and buffered (not flushed: a long batch age) when its marked copy
+    comes in a later fetch: the lookup flushes it first, finds it and drops the copy."""
+    login = KINDS[3]
+    original = stamp(login)[1]
+    fillers = [stamp(login)[1] for _ in range(60)]
+    consumer = pipeline.start_metered_consumer(dedup_window="50", batch_max_age_s="20")
+
+    async def assigned() -> bool:
+        return len(await consumer.assigned(ch_session)) == len(SOURCES) * PARTITIONS
+
+    await wait_until(assigned, timeout=40, interval=0.2, message="the consumer assigned")
+    await _send(
+        pipeline, [(login.source, original, PLAIN)] + [(login.source, v, PLAIN) for v in fillers]
+    )
+    await asyncio.sleep(1.5)  # read by now, and buffered for 20 s
+    await _send(pipeline, [(login.source, original, MARKED)])
+    expected = Expected()
+    expected.rows["user_activity"] = 61
+    clickhouse = pipeline_clickhouse(pipeline, ch_session)
+    counts = await pipeline.wait_for_rows(clickhouse, expected, timeout=15)
+    assert counts["user_activity"] == (61, 61)
+    found = await consumer.metrics(ch_session)
+    outcome = "lookout_ingestion_possible_resends_total"
+    assert found.get((outcome, "outcome=stored_before")) == 1, found
+    stop_process(consumer.process)
+
+
 async def _send(
     pipeline: Pipeline, records: list[tuple[str, bytes, list[tuple[str, bytes]]]]
 ) -> None:
@@ -111,9 +147,7 @@ def _run(ids: list[uuid.UUID], marked: set[int]) -> Run:
     run = Run(TopicPartition("t", 0), records, generation=0)
     run.kept = [(record, _Event(event_id)) for record, event_id in zip(records, ids, strict=True)]
     run.rows = [("user_activity", record.offset, b"row") for record in records]
-    run.copies_to_check = [
-        ("user_activity", offset, ids[offset], uuid.UUID(int=1)) for offset in sorted(marked)
-    ]
+    run.copies_to_check = [("user_activity", offset, (ids[offset],)) for offset in sorted(marked)]
     run.mapped = len(ids)
     return run
 
@@ -121,9 +155,9 @@ def _run(ids: list[uuid.UUID], marked: set[int]) -> Run:
 async def test_a_marked_copy_of_an_event_earlier_in_its_run_is_dropped_without_a_lookup() -> None:
     looked_up: list[Run] = []
 
-    async def find_stored(run: Run) -> set[tuple[Table, int]]:
+    async def find_stored(run: Run) -> Found:
         looked_up.append(run)
-        return set()
+        return Found()
 
     taken = _Taken()
     step = DropStoredCopies(find_stored, taken)
@@ -136,23 +170,44 @@ async def test_a_marked_copy_of_an_event_earlier_in_its_run_is_dropped_without_a
 
 
 async def test_the_run_waits_for_the_lookup_and_loses_only_the_stored_rows() -> None:
-    answer: asyncio.Future[set[tuple[Table, int]]] = asyncio.get_running_loop().create_future()
+    answer: asyncio.Future[Found] = asyncio.get_running_loop().create_future()
 
-    async def find_stored(run: Run) -> set[tuple[Table, int]]:
+    async def find_stored(run: Run) -> Found:
         return await answer
 
     taken = _Taken()
     step = DropStoredCopies(find_stored, taken)
-    run = _run([uuid.uuid4() for _ in range(4)], marked={1, 3})
+    run = _run([uuid.uuid4() for _ in range(5)], marked={1, 3, 4})
     with pytest.raises(MessageRejected):
         step.submit(run)
     await asyncio.sleep(0)
     with pytest.raises(MessageRejected):  # still waiting: submitted again after a poll
         step.submit(run)
-    answer.set_result({("user_activity", 3)})
+    answer.set_result(Found(elsewhere={("user_activity", 3)}, here={("user_activity", 4)}))
     await asyncio.sleep(0)
     step.submit(run)
     assert taken.runs == [run]
     assert [offset for _, offset, _ in run.rows or ()] == [0, 1, 2]
-    assert (run.resent, run.mapped) == (1, 3)
+    assert (run.resent, run.mapped, run.skipped_rows) == (1, 4, 1)
     assert run.copies_to_check is None
+
+
+async def test_a_run_forced_through_while_it_waits_is_taken_at_once() -> None:
+    started: list[asyncio.Future[Found]] = []
+
+    async def find_stored(run: Run) -> Found:
+        started.append(asyncio.get_running_loop().create_future())
+        return await started[-1]
+
+    taken = _Taken()
+    step = DropStoredCopies(find_stored, taken)
+    first = uuid.uuid4()
+    run = _run([first, uuid.uuid4(), first, uuid.uuid4()], marked={2, 3})
+    with pytest.raises(MessageRejected):
+        step.submit(run)
+    await asyncio.sleep(0)
+    run.forced = True  # Backpressure.release: the log began again
+    step.submit(run)
+    await asyncio.sleep(0)
+    assert taken.runs == [run] and started[0].cancelled()
+    assert [offset for _, offset, _ in run.rows or ()] == [0, 1, 3]  # the in-run copy still goes

@@ -133,6 +133,11 @@ class IngestionConsumer:
             backoff=backoff,
             query_id_prefix=query_id_prefix,
         )
+
+        async def flushed(partition: TopicPartition) -> None:
+            if flusher.holds(partition):
+                await partitions.drain()
+
         # The pipeline, step after step.
         flush = Flush(
             flusher,
@@ -151,9 +156,7 @@ class IngestionConsumer:
                         self._logs,
                         stored,
                         DropStoredCopies(
-                            stored_copies_finder(
-                                clickhouse, self._logs, backoff, flushed=partitions.drain
-                            ),
+                            stored_copies_finder(clickhouse, self._logs, backoff, flushed),
                             DeadLetter(DeadLetters(self._producer, settings.dlq_topic), flush),
                         ),
                     ),

@@ -65,6 +65,13 @@ class Flusher:
         in_flight = 0 if self._in_flight is None else self._in_flight.row_count
         return self.batch.row_count + in_flight
 
+    def holds(self, partition: TopicPartition) -> bool:
+        """Whether records of ``partition`` consumed so far are buffered or being flushed."""
+        in_flight = self._in_flight
+        return partition in self.batch.positions or (
+            in_flight is not None and partition in in_flight.positions
+        )
+
     def due(self) -> bool:
         batch, settings = self.batch, self._settings
         return (

@@ -8,6 +8,11 @@ ROWS = Counter("lookout_ingestion_rows_total", "Rows inserted into ClickHouse", 
 EVENTS = Counter(
     "lookout_ingestion_events_total", "Events consumed, by outcome", ["outcome"]
 )  # outcome: ingested | dead_lettered | resent (an id seen within dedup_window) | skipped_rows
+POSSIBLE_RESENDS = Counter(
+    "lookout_ingestion_possible_resends_total",
+    "Rows of relay-marked records the resend window kept, by what the lookup found",
+    ["outcome"],
+)  # outcome: earlier_in_run | stored_before | stored_by_this_record | new | unanswered
 DEAD_LETTERS = Counter(
     "lookout_ingestion_dead_letters_total", "Records sent to the dead-letter topic", ["code"]
 )

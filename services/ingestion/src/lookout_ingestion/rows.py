@@ -6,18 +6,16 @@ to the dead letters. The rows of a record the relay marked as a possible resend 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from lookout_contracts.headers import POSSIBLE_RESEND_HEADER
 
 from lookout_ingestion.decode import Rejected
 from lookout_ingestion.encoding import encode_origin, encode_row
-from lookout_ingestion.mapping import COLUMNS, TABLES, Table, Unmappable, map_event
+from lookout_ingestion.mapping import Unmappable, map_event
 from lookout_ingestion.repository.offsets import StoredOffsets
 from lookout_ingestion.service.logs import LogWatch
 from lookout_ingestion.steps import PassOn, Run, Step
-
-_TENANT: Final[dict[Table, int]] = {table: COLUMNS[table].index("tenant_id") for table in TABLES}
 
 
 class MapEncode(PassOn):
@@ -38,7 +36,8 @@ class MapEncode(PassOn):
         stored = self._stored
         threshold = stored.threshold(partition)
         rows: list[tuple[str, int, bytes]] = []
-        to_check: list[tuple[Any, int, Any, Any]] = []
+        to_check: list[tuple[Any, int, tuple[Any, ...]]] = []
+        possible_resend = POSSIBLE_RESEND_HEADER
         skipped = mapped = 0
         for record, event in run.kept:
             try:
@@ -50,14 +49,14 @@ class MapEncode(PassOn):
             offset = record.offset
             origin = encode_origin(topic, number, offset)
             headers = record.headers
-            marked = bool(headers) and headers[0][0] == POSSIBLE_RESEND_HEADER
+            marked = bool(headers) and headers[0][0] == possible_resend
             for table, row in event_rows:
                 if offset <= threshold and offset <= stored.stored(table, partition):
                     skipped += 1  # stored before a restart or rebalance
                     continue
                 rows.append((table, offset, encode_row(table, row, origin)))
                 if marked:
-                    to_check.append((table, offset, row[0], row[_TENANT[table]]))
+                    to_check.append((table, offset, row))
         run.rows = rows
         run.copies_to_check = to_check
         run.mapped = mapped

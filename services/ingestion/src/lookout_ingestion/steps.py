@@ -45,9 +45,9 @@ class Run:
     records before the committed position only warmed the resend window)."""
     rows: list[tuple[Any, int, bytes]] | None = None
     """map + encode: (table, offset, RowBinary row with its origin) in offset order."""
-    copies_to_check: list[tuple[Any, int, Any, Any]] | None = None
-    """map + encode: (table, offset, row id, tenant id) of the rows of records the relay marked as
-    possible resends (``None`` or empty: none); drop stored copies looks them up."""
+    copies_to_check: list[tuple[Any, int, tuple[Any, ...]]] | None = None
+    """map + encode: (table, offset, row without its origin) of the rows of records the relay
+    marked as possible resends (``None`` or empty: none); drop stored copies looks them up."""
     dead_letters: list[Any] | None = None
     """dead letter: the sends' futures, awaited before the batch's commit."""
     forced: bool = False

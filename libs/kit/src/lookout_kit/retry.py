@@ -94,6 +94,10 @@ async def retry(
         raise ValueError(f"max_attempts must be at least 1 (got {max_attempts})")
     extra = dict(log_extra or {})
     last_error: BaseException | None = None
+    # tenacity's objects reference each other (a cycle, freed only by the cyclic collector):
+    # what ``operation`` and ``on_failure`` hold (an insert's rows) is let go of at the end, so
+    # it is freed at once and not kept, and traversed, until a collection.
+    calls: dict[str, Any] = {"operation": operation, "on_failure": on_failure}
 
     def stopped() -> bool:
         return stopping is not None and stopping.is_set()
@@ -107,8 +111,8 @@ async def retry(
     async def after(state: RetryCallState) -> None:
         nonlocal last_error
         last_error = _error(state)
-        if on_failure is not None:
-            await on_failure(last_error)
+        if calls["on_failure"] is not None:
+            await calls["on_failure"](last_error)
 
     def before_sleep(state: RetryCallState) -> None:
         log.warning(
@@ -142,7 +146,7 @@ async def retry(
     async def attempt() -> T:
         if stopped():
             raise RetryStopped(what) from last_error
-        return await operation()
+        return cast(T, await calls["operation"]())
 
     retrying = AsyncRetrying(
         sleep=sleep,
@@ -153,7 +157,10 @@ async def retry(
         before_sleep=before_sleep,
         retry_error_callback=give_up,
     )
-    return cast(T, await retrying(attempt))
+    try:
+        return cast(T, await retrying(attempt))
+    finally:
+        calls.clear()
 
 
 def _error(state: RetryCallState) -> BaseException:

@@ -29,6 +29,15 @@ async def run_consumer(settings: Settings, stopping: asyncio.Event) -> None:
     Tunes the process's garbage collector first (``tune_gc``): in the service, as deployed, and in
     the standalone consumer alike."""
     tune_gc()
+    collector = asyncio.create_task(collect_garbage(stopping))
+    try:
+        await _run_consumers(settings, stopping)
+    finally:
+        collector.cancel()
+        gc.enable()
+
+
+async def _run_consumers(settings: Settings, stopping: asyncio.Event) -> None:
     backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
     attempt = 0
     while not stopping.is_set():
@@ -70,17 +79,40 @@ class BackgroundConsumer:
             await self._task
 
 
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the hot path.
+GC_YOUNG_EVERY_S = 5.0
+"""How often the collector looks at the objects made since its last look (generation 0)."""
+GC_OLDER_EVERY = (6, 60)
+"""Every 6th look (30 s) also covers generation 1, every 60th (5 min) all of them (the frozen
+heap aside)."""
 
-    Every event allocates a few short-lived container objects (its pydantic models, rows), so
-    the default generation-0 threshold (700) starts a collection every few dozen events, and the
-    older generations keep re-scanning the long-lived heap (modules, the contracts' validators).
-    Freezing that heap and collecting less often removes most of that work; nothing here relies on
-    cycles being freed promptly."""
+
+def tune_gc() -> None:
+    """Run the cyclic garbage collector by the clock, not by the allocation count.
+
+    Every event allocates a few short-lived container objects (its records, rows, tuples), so a
+    collection triggered by allocations comes every few hundred events and traverses whatever of
+    a fetch and a batch is alive at that moment. Measured with one consumer and 1M events: 528
+    young and 25 middle collections, 1.3 s of them; by the clock (every 5 s), 4 young
+    collections, 0.04 s. So the startup heap is frozen, the automatic collector is off while a
+    consumer runs, and ``collect_garbage`` collects every ``GC_YOUNG_EVERY_S``. Cyclic garbage
+    is rare on the hot path (about 2,000 objects per 1M events: aiokafka's metadata refreshes)
+    since the kit's ``retry`` lets go of what its operation holds; it lives seconds at most."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
+    gc.disable()
+
+
+async def collect_garbage(stopping: asyncio.Event) -> None:
+    """``tune_gc``'s collections, by the clock, until ``stopping``."""
+    middle_every, full_every = GC_OLDER_EVERY
+    looks = 0
+    while not stopping.is_set():
+        try:
+            await asyncio.wait_for(stopping.wait(), GC_YOUNG_EVERY_S)
+        except TimeoutError:
+            pass
+        looks += 1
+        gc.collect(2 if looks % full_every == 0 else 1 if looks % middle_every == 0 else 0)
 
 
 def main() -> None:

@@ -11,14 +11,12 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
-from lookout_kit.database import create_pool
 from lookout_kit.outbox import publish_many_in_tx
 from lookout_kit.relay import OutboxRelay, RelayError, make_producer
 from lookout_testing.servers import Servers
@@ -81,13 +79,6 @@ class AckFailsOnce:
 
     def __getattr__(self, name: str) -> Any:  # start, stop, partitions_for, ...
         return getattr(self._producer, name)
-
-
-@pytest.fixture
-async def pool(outbox_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(outbox_database, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 async def test_a_failed_row_holds_back_the_later_rows_of_its_key(

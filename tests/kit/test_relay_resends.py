@@ -3,25 +3,14 @@ relay died or lost the acknowledgement), so that consumers can look for the earl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
 from lookout_contracts.envelope import Envelope
 from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
-from lookout_kit.database import create_pool
 from lookout_kit.outbox import publish_in_tx
 from lookout_testing.servers import Servers
 from lookout_testing.topics import TopicCapture
 
 from .factories import Step, make_relay, step_event
-
-
-@pytest.fixture
-async def pool(outbox_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(outbox_database, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 async def test_a_row_claimed_before_is_sent_marked_as_a_possible_resend(

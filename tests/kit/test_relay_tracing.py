@@ -4,14 +4,12 @@ it, whose context goes in the record's headers; no span for the relay's own poll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
-from lookout_kit.database import create_pool
 from lookout_kit.outbox import publish_in_tx
 from lookout_kit.relay import OutboxRelay, RelayError, make_producer
 from lookout_testing.servers import Servers
@@ -27,13 +25,6 @@ from opentelemetry.trace.span import TraceState
 from .factories import make_relay, step_event
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-
-
-@pytest.fixture
-async def pool(outbox_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(outbox_database, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 def traceparent_of(span: ReadableSpan) -> str:

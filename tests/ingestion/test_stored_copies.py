@@ -12,7 +12,9 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
 from lookout_ingestion.steps import MessageRejected, Run
-from lookout_ingestion.stored_copies import DropStoredCopies, Found
+from lookout_ingestion.stored_copies import DropStoredCopies, Found, stored_copies_finder
+from lookout_kit.clickhouse import ClickHouseError
+from lookout_kit.retry import Backoff
 from lookout_testing.waiting import wait_until
 
 from tests.ingestion.conftest import (
@@ -211,3 +213,71 @@ async def test_a_run_forced_through_while_it_waits_is_taken_at_once() -> None:
     await asyncio.sleep(0)
     assert taken.runs == [run] and started[0].cancelled()
     assert [offset for _, offset, _ in run.rows or ()] == [0, 1, 3]  # the in-run copy still goes
+
+
+class _ClickHouse:
+    """Answers ``read`` with the next of ``answers`` (an exception is raised)."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.queries: list[str] = []
+
+    async def read(self, query: str, **_: object) -> object:
+        self.queries.append(query)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+class _Logs:
+    def name(self, partition: TopicPartition) -> str:
+        return str(uuid.UUID(int=7))
+
+
+def _marked_run(activity_id: uuid.UUID) -> Run:
+    run = _run([uuid.uuid4()], marked=set())
+    row = (activity_id, uuid.uuid4(), uuid.uuid4(), "", "user.login", "user", "u", 1_700_000_000)
+    run.copies_to_check = [("user_activity", 0, row)]
+    return run
+
+
+async def _nothing_buffered(_partition: TopicPartition) -> None:
+    return None
+
+
+async def test_a_lookup_clickhouse_cannot_answer_is_retried_and_one_it_refuses_stores_the_rows() -> (
+    None
+):
+    activity_id = uuid.uuid4()
+    stored_elsewhere = [
+        {
+            "id": str(activity_id),
+            "_topic": "t",
+            "log": str(uuid.UUID(int=7)),
+            "_partition": 0,
+            "_offset": 99,
+        }
+    ]
+    clickhouse = _ClickHouse(aiohttp.ClientConnectionError("down"), stored_elsewhere)
+    find = stored_copies_finder(
+        clickhouse,  # type: ignore[arg-type]
+        _Logs(),  # type: ignore[arg-type]
+        Backoff(0.01, 0.02),
+        _nothing_buffered,
+    )
+    found = await find(_marked_run(activity_id))
+    assert found.elsewhere == {("user_activity", 0)} and len(clickhouse.queries) == 2
+    assert "activity_id = toUUID(" in clickhouse.queries[0]
+    assert "date = toDate(toDateTime(1700000000))" in clickhouse.queries[0]
+
+    timeout = ClickHouseError(500, "Code: 159, e.displayText() = DB::Exception: Timeout exceeded")
+    refusing = _ClickHouse(timeout)
+    find = stored_copies_finder(
+        refusing,  # type: ignore[arg-type]
+        _Logs(),  # type: ignore[arg-type]
+        Backoff(0.01, 0.02),
+        _nothing_buffered,
+    )
+    found = await find(_marked_run(activity_id))
+    assert (found.elsewhere, found.here, len(refusing.queries)) == (set(), set(), 1)

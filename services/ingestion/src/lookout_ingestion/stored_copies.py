@@ -63,6 +63,12 @@ granules of that key, in the partition of that day."""
 _TYPES: Final = {"session_id": "String", "timestamp": "DateTime"}
 """Types of ``KEYS``' columns other than ``UUID``."""
 
+_KEY_AT: Final[dict[Table, tuple[tuple[str, int, str], ...]]] = {
+    table: tuple((name, COLUMNS[table].index(name), _TYPES.get(name, "UUID")) for name in keys)
+    for table, keys in KEYS.items()
+}
+"""Per table: each of ``KEYS`` with its place in a mapped row and its type."""
+
 _PER_QUERY: Final = 200
 """Rows looked up per query (a query's text stays far below ``max_query_size``)."""
 
@@ -193,7 +199,7 @@ def stored_copies_finder(
             by_table[table].append((offset, row))
         found = Found()
         for table, rows in by_table.items():
-            id_index = COLUMNS[table].index(KEYS[table][-1])
+            id_index = _KEY_AT[table][-1][1]
             for start in range(0, len(rows), _PER_QUERY):
                 chunk = rows[start : start + _PER_QUERY]
                 try:
@@ -238,11 +244,9 @@ def _uuid_text(value: Any) -> str:
 
 
 def _condition(table: Table, row: tuple[Any, ...]) -> str:
-    columns = COLUMNS[table]
     terms = []
-    for name in KEYS[table]:
-        value = row[columns.index(name)]
-        type_name = _TYPES.get(name, "UUID")
+    for name, index, type_name in _KEY_AT[table]:
+        value = row[index]
         if type_name == "DateTime":
             terms.append(f"timestamp = toDateTime({int(value)})")
             terms.append(f"date = toDate(toDateTime({int(value)}))")  # the partition's day

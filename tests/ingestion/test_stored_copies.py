@@ -12,7 +12,12 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from lookout_contracts.headers import CONTENT_TYPE_HEADER, POSSIBLE_RESEND_HEADER
 from lookout_ingestion.steps import MessageRejected, Run
-from lookout_ingestion.stored_copies import DropStoredCopies, Found, stored_copies_finder
+from lookout_ingestion.stored_copies import (
+    DropStoredCopies,
+    FindStored,
+    Found,
+    stored_copies_finder,
+)
 from lookout_kit.clickhouse import ClickHouseError
 from lookout_kit.retry import Backoff
 from lookout_testing.waiting import wait_until
@@ -28,6 +33,7 @@ from tests.ingestion.factories import KINDS, Expected, stamp
 
 MARKED = [(POSSIBLE_RESEND_HEADER, b"1"), (CONTENT_TYPE_HEADER, b"application/json")]
 PLAIN = [(CONTENT_TYPE_HEADER, b"application/json")]
+EVENTS_TOTAL = "lookout_ingestion_events_total"
 
 
 async def test_a_marked_resend_beyond_the_window_is_stored_once(
@@ -90,7 +96,11 @@ async def test_a_marked_resend_whose_original_is_still_buffered_is_stored_once(
     await _send(
         pipeline, [(login.source, original, PLAIN)] + [(login.source, v, PLAIN) for v in fillers]
     )
-    await asyncio.sleep(1.5)  # read by now, and buffered for 20 s
+
+    async def buffered() -> bool:  # counted when its run joins the batch, flushed only at 20 s
+        return await consumer.value(ch_session, EVENTS_TOTAL) >= 61
+
+    await wait_until(buffered, timeout=20, interval=0.1, message="the original read and buffered")
     await _send(pipeline, [(login.source, original, MARKED)])
     expected = Expected()
     expected.rows["user_activity"] = 61
@@ -246,6 +256,15 @@ async def _nothing_buffered(_partition: TopicPartition) -> None:
     return None
 
 
+def _finder(clickhouse: _ClickHouse) -> FindStored:
+    return stored_copies_finder(
+        clickhouse,  # type: ignore[arg-type]
+        _Logs(),  # type: ignore[arg-type]
+        Backoff(0.01, 0.02),
+        _nothing_buffered,
+    )
+
+
 async def test_a_lookup_clickhouse_cannot_answer_is_retried_and_one_it_refuses_stores_the_rows() -> (
     None
 ):
@@ -260,24 +279,12 @@ async def test_a_lookup_clickhouse_cannot_answer_is_retried_and_one_it_refuses_s
         }
     ]
     clickhouse = _ClickHouse(aiohttp.ClientConnectionError("down"), stored_elsewhere)
-    find = stored_copies_finder(
-        clickhouse,  # type: ignore[arg-type]
-        _Logs(),  # type: ignore[arg-type]
-        Backoff(0.01, 0.02),
-        _nothing_buffered,
-    )
-    found = await find(_marked_run(activity_id))
+    found = await _finder(clickhouse)(_marked_run(activity_id))
     assert found.elsewhere == {("user_activity", 0)} and len(clickhouse.queries) == 2
     assert "activity_id = toUUID(" in clickhouse.queries[0]
     assert "date = toDate(toDateTime(1700000000))" in clickhouse.queries[0]
 
     timeout = ClickHouseError(500, "Code: 159, e.displayText() = DB::Exception: Timeout exceeded")
     refusing = _ClickHouse(timeout)
-    find = stored_copies_finder(
-        refusing,  # type: ignore[arg-type]
-        _Logs(),  # type: ignore[arg-type]
-        Backoff(0.01, 0.02),
-        _nothing_buffered,
-    )
-    found = await find(_marked_run(activity_id))
+    found = await _finder(refusing)(_marked_run(activity_id))
     assert (found.elsewhere, found.here, len(refusing.queries)) == (set(), set(), 1)

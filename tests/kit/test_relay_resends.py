@@ -17,10 +17,8 @@ async def test_a_row_claimed_before_is_sent_marked_as_a_possible_resend(
     pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
 ) -> None:
     claimed, fresh = step_event("claimed", 1), step_event("fresh", 1)
+    await _publish(pool, topic, claimed, fresh)
     async with pool.acquire() as conn:
-        async with conn.transaction():
-            await publish_in_tx(conn, claimed, topic=topic)
-            await publish_in_tx(conn, fresh, topic=topic)
         # A relay claims the first row, sends it, and dies before it marks it published: its
         # transaction is rolled back, the row is unpublished again.
         dying_relay = conn.transaction()
@@ -52,10 +50,7 @@ async def test_a_row_held_back_behind_another_relays_row_is_not_marked(
     pool: asyncpg.Pool, outbox_database: str, servers: Servers, topic: str
 ) -> None:
     earlier, later = step_event("one-key", 1), step_event("one-key", 2)
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            await publish_in_tx(conn, earlier, topic=topic)
-            await publish_in_tx(conn, later, topic=topic)
+    await _publish(pool, topic, earlier, later)
     relay = make_relay(outbox_database, pool, servers.kafka)
     try:
         async with pool.acquire() as conn:
@@ -81,3 +76,10 @@ async def test_a_row_held_back_behind_another_relays_row_is_not_marked(
         assert names == {1: [POSSIBLE_RESEND_HEADER, CONTENT_TYPE_HEADER], 2: [CONTENT_TYPE_HEADER]}
     finally:
         await relay.stop()
+
+
+async def _publish(pool: asyncpg.Pool, topic: str, *events: Envelope[Step]) -> None:
+    """The events in the outbox, written by one transaction, in order."""
+    async with pool.acquire() as conn, conn.transaction():
+        for event in events:
+            await publish_in_tx(conn, event, topic=topic)

@@ -13,6 +13,12 @@ beside the same run's ClickHouse-side limit, and event-time→queryable latency 
 - ClickHouse limit: the same events' rows, decoded, mapped and RowBinary-encoded beforehand, are
   inserted straight (batches of ``--batch-rows``, the three tables in parallel): the ratio says how
   much of what the server can take the consumer achieves.
+- Where the CPU goes: over the same stretch (10% to 90% of the rows), the CPU time (user + system) of the consumer
+  processes and of the rest of the machine (ClickHouse, the broker: every core's busy time less
+  the consumers' and this process's), per event; the same for the straight inserts (ClickHouse's
+  cost per event at its limit). On a machine whose cores are all busy, the ratio is about
+  ClickHouse's cost at its limit over the consumers' and the rest's: the budget the consumers would
+  have at the target ratio is printed beside what they take.
 - Clients: the same events read by the consumer client we use (aiokafka, ``getmany``) and by
   confluent-kafka (librdkafka, Arroyo's choice; batch ``consume``), each in a fresh group of one
   consumer over every partition, nothing done with a record but reading its offset and value:
@@ -31,15 +37,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import aiohttp
+import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -58,6 +68,8 @@ from tests.ingestion.factories import KINDS, Expected, mixed_events, stamp
 
 REPO = Path(__file__).resolve().parent.parent
 PARTITIONS = 6
+TARGET_RATIO = 0.25
+"""Issue 19's goal: the consumers at a quarter of ClickHouse's own insert rate."""
 
 
 class Run:
@@ -175,10 +187,92 @@ def encoded_rows(events: list[tuple[str, bytes, bytes]]) -> dict[str, list[bytes
     return rows
 
 
+SERVERS: Final = {"clickhouse": "clickhouse", "broker": "tansu"}
+"""Where the CPU goes besides the consumers: processes whose name starts with these."""
+
+
+@dataclass(frozen=True)
+class CpuShot:
+    """CPU seconds (user + system) so far, by part, and every core's busy time."""
+
+    parts: dict[str, float]
+    machine: float
+    at: float
+
+    @classmethod
+    def take(cls, consumers: list[subprocess.Popen[bytes]]) -> CpuShot:
+        parts = {"consumers": sum(_cpu_of(psutil.Process(p.pid)) for p in consumers)}
+        parts |= {part: 0.0 for part in SERVERS}
+        parts["bench"] = _cpu_of(psutil.Process())
+        for process in psutil.process_iter(["name"]):
+            name = process.info["name"] or ""
+            for part, prefix in SERVERS.items():
+                if name.startswith(prefix):
+                    with contextlib.suppress(psutil.Error):
+                        parts[part] += _cpu_of(process)
+        times = psutil.cpu_times()
+        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        return cls(parts, busy, time.monotonic())
+
+    def since(self, before: CpuShot, events: float) -> Spent:
+        """CPU µs per event of each part between ``before`` and this shot, and how busy the cores
+        were (``other``: every core's busy time the parts do not account for, this process's
+        polling excluded)."""
+        spent = {part: value - before.parts[part] for part, value in self.parts.items()}
+        machine = self.machine - before.machine
+        other = machine - sum(spent.values())
+        us = {part: value / events * 1e6 for part, value in spent.items()}
+        return Spent(
+            consumers_us=us["consumers"],
+            clickhouse_us=us["clickhouse"],
+            broker_us=us["broker"],
+            other_us=other / events * 1e6,
+            busy=machine / ((self.at - before.at) * (psutil.cpu_count() or 1)),
+        )
+
+
+def _cpu_of(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass(frozen=True)
+class Spent:
+    consumers_us: float
+    clickhouse_us: float
+    broker_us: float
+    other_us: float
+    """the machine's busy time no measured process accounts for (the kernel's work for them)"""
+    busy: float
+    """share of all cores busy"""
+
+    @property
+    def besides_consumers_us(self) -> float:
+        return self.clickhouse_us + self.broker_us + self.other_us
+
+
+@dataclass(frozen=True)
+class Throughput:
+    rate: float
+    """events/s through the consumers"""
+    limit: float
+    """events/s of straight pre-encoded inserts"""
+    through_consumers: Spent
+    straight: Spent
+
+    @property
+    def consumer_budget_us(self) -> float:
+        """CPU µs per event the consumers could spend at ``TARGET_RATIO`` of the limit, with the
+        other parts' cost per event and the cores' busy share unchanged."""
+        cores = psutil.cpu_count() or 1
+        per_event = cores * self.through_consumers.busy / (TARGET_RATIO * self.limit) * 1e6
+        return per_event - self.through_consumers.besides_consumers_us
+
+
 async def throughput(
     servers: Servers, session: aiohttp.ClientSession, count: int, consumers: int, batch_rows: int
-) -> tuple[float, float]:
-    """(events/s through the consumers, events/s of straight pre-encoded inserts)."""
+) -> Throughput:
+    """The consumers' rate and CPU beside the straight pre-encoded inserts'."""
     expected = Expected()
     events = mixed_events(count, expected)
     total_rows = sum(expected.rows.values())
@@ -191,20 +285,21 @@ async def throughput(
             rows = await run.stored_rows()
             now = time.monotonic()
             if low is None and rows >= 0.1 * total_rows:
-                low = now
+                low, first = now, CpuShot.take(run.processes)
             if rows >= 0.9 * total_rows:
-                high = now
+                high, last = now, CpuShot.take(run.processes)
                 break
             await asyncio.sleep(0.05)
         assert low is not None and high is not None, "the consumers did not finish"
         ours = 0.8 * count / (high - low) if high > low else float("inf")
+        through_consumers = last.since(first, 0.8 * count)
         while await run.rows() < total_rows and time.monotonic() < deadline:
             await asyncio.sleep(0.1)  # all of them, before the run's topics are removed
         assert await run.rows() == total_rows, "rows missing or doubled"
 
     prepared = encoded_rows(events)
     async with Run(servers, session) as run:
-        started = time.monotonic()
+        started, before = time.monotonic(), CpuShot.take([])
 
         async def insert(table: str) -> None:
             rows = prepared[table]
@@ -218,7 +313,8 @@ async def throughput(
 
         await asyncio.gather(*(insert(table) for table in TABLES))
         limit = count / (time.monotonic() - started)
-    return ours, limit
+        straight = CpuShot.take([]).since(before, count)
+    return Throughput(ours, limit, through_consumers, straight)
 
 
 def _cpu_s() -> float:
@@ -343,15 +439,16 @@ async def main() -> None:
     parser.add_argument("--client-events", type=int, default=300_000)
     args = parser.parse_args()
     servers = Servers.from_environment()
-    ours, limits, p50s, p99s = [], [], [], []
+    runs: list[Throughput] = []
+    p50s: list[float] = []
+    p99s: list[float] = []
     aiokafka_rates, aiokafka_cpu, confluent_rates, confluent_cpu = [], [], [], []
     async with client_session() as session:
         for repeat in range(args.repeats):
-            rate, limit = await throughput(
+            measured = await throughput(
                 servers, session, args.events, args.consumers, args.batch_rows
             )
-            ours.append(rate)
-            limits.append(limit)
+            runs.append(measured)
             p50, p99 = await latency(servers, session, args.rate, args.seconds)
             p50s.append(p50)
             p99s.append(p99)
@@ -360,12 +457,25 @@ async def main() -> None:
             aiokafka_cpu.append(a_cpu)
             confluent_rates.append(c_rate)
             confluent_cpu.append(c_cpu)
+            during = measured.through_consumers
             print(
-                f"run {repeat + 1}: {rate:,.0f} events/s (clickhouse limit {limit:,.0f}), "
-                f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms; clients: aiokafka {a_rate:,.0f} "
-                f"records/s ({a_cpu:.2f} µs CPU each), confluent-kafka {c_rate:,.0f} ({c_cpu:.2f})"
+                f"run {repeat + 1}: {measured.rate:,.0f} events/s (clickhouse limit "
+                f"{measured.limit:,.0f}); CPU µs/event: consumers {during.consumers_us:.2f}, "
+                f"clickhouse {during.clickhouse_us:.2f}, broker {during.broker_us:.2f}, "
+                f"other {during.other_us:.2f}, cores busy {during.busy:.0%} (straight inserts: "
+                f"clickhouse {measured.straight.clickhouse_us:.2f}, cores busy "
+                f"{measured.straight.busy:.0%}); latency p50 {p50:.0f} ms p99 {p99:.0f} ms; "
+                f"clients: aiokafka {a_rate:,.0f} records/s ({a_cpu:.2f} µs CPU each), "
+                f"confluent-kafka {c_rate:,.0f} ({c_cpu:.2f})"
             )
-    ratios = [ours[i] / limits[i] for i in range(len(ours))]
+    ratios = [measured.rate / measured.limit for measured in runs]
+    spent = [measured.through_consumers for measured in runs]
+    consumer_us = median([m.consumers_us for m in spent])
+    budget_us = median([measured.consumer_budget_us for measured in runs])
+    print(
+        f"consumers' CPU per event {consumer_us:.2f} µs; at a ratio of {TARGET_RATIO}, with the "
+        f"rest's cost unchanged, they could spend {budget_us:.2f} µs"
+    )
     write(
         "ingest",
         {
@@ -379,9 +489,29 @@ async def main() -> None:
             "partitions": PARTITIONS,
         },
         {
-            "events_per_s": figure(median(ours), "events/s", "higher", target=150_000),
-            "clickhouse_limit_events_per_s": figure(median(limits), "events/s", "higher"),
-            "clickhouse_limit_ratio": figure(median(ratios), "ratio", "higher"),
+            "events_per_s": figure(
+                median([m.rate for m in runs]), "events/s", "higher", target=150_000
+            ),
+            "clickhouse_limit_events_per_s": figure(
+                median([m.limit for m in runs]), "events/s", "higher"
+            ),
+            "clickhouse_limit_ratio": figure(
+                median(ratios), "ratio", "higher", target=TARGET_RATIO
+            ),
+            "consumer_cpu_us_per_event": figure(consumer_us, "us", "lower"),
+            "consumer_cpu_budget_us_per_event_at_target_ratio": figure(budget_us, "us", "higher"),
+            "clickhouse_cpu_us_per_event": figure(
+                median([m.clickhouse_us for m in spent]), "us", "lower"
+            ),
+            "broker_cpu_us_per_event": figure(median([m.broker_us for m in spent]), "us", "lower"),
+            "other_cpu_us_per_event": figure(median([m.other_us for m in spent]), "us", "lower"),
+            "cores_busy_share": figure(median([m.busy for m in spent]), "ratio", "higher"),
+            "clickhouse_limit_cpu_us_per_event": figure(
+                median([measured.straight.clickhouse_us for measured in runs]), "us", "lower"
+            ),
+            "clickhouse_limit_cores_busy_share": figure(
+                median([measured.straight.busy for measured in runs]), "ratio", "higher"
+            ),
             "latency_p50_ms": figure(median(p50s), "ms", "lower"),
             "latency_p99_ms": figure(median(p99s), "ms", "lower", target=1_000),
             "client_aiokafka_records_per_s": figure(median(aiokafka_rates), "records/s", "higher"),

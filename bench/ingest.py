@@ -13,12 +13,14 @@ beside the same run's ClickHouse-side limit, and event-time→queryable latency 
 - ClickHouse limit: the same events' rows, decoded, mapped and RowBinary-encoded beforehand, are
   inserted straight (batches of ``--batch-rows``, the three tables in parallel): the ratio says how
   much of what the server can take the consumer achieves.
-- Where the CPU goes: over the same stretch (10% to 90% of the rows), the CPU time (user + system) of the consumer
-  processes and of the rest of the machine (ClickHouse, the broker: every core's busy time less
-  the consumers' and this process's), per event; the same for the straight inserts (ClickHouse's
-  cost per event at its limit). On a machine whose cores are all busy, the ratio is about
-  ClickHouse's cost at its limit over the consumers' and the rest's: the budget the consumers would
-  have at the target ratio is printed beside what they take.
+- Where the CPU goes: over the same stretch (10% to 90% of the rows), per event, the CPU time
+  (user + system) of the consumer processes, of ClickHouse and of the broker (processes by name),
+  and the rest of every core's busy time (the kernel's work for them, anything else running; this
+  process excluded), and
+  the share of the cores busy; ClickHouse's per event in the straight inserts too. With the cores
+  saturated the rate is their time over the parts' cost per event, so the bench prints what the
+  consumers could spend per event at the target ratio (the other parts' cost unchanged) beside
+  what they spend.
 - Clients: the same events read by the consumer client we use (aiokafka, ``getmany``) and by
   confluent-kafka (librdkafka, Arroyo's choice; batch ``consume``), each in a fresh group of one
   consumer over every partition, nothing done with a record but reading its offset and value:

@@ -16,11 +16,10 @@ beside the same run's ClickHouse-side limit, and event-time→queryable latency 
 - Where the CPU goes: over the same stretch (10% to 90% of the rows), per event, the CPU time
   (user + system) of the consumer processes, of ClickHouse and of the broker (processes by name),
   and the rest of every core's busy time (the kernel's work for them, anything else running; this
-  process excluded), and
-  the share of the cores busy; ClickHouse's per event in the straight inserts too. With the cores
-  saturated the rate is their time over the parts' cost per event, so the bench prints what the
-  consumers could spend per event at the target ratio (the other parts' cost unchanged) beside
-  what they spend.
+  process excluded), and the share of the cores busy; ClickHouse's per event in the straight
+  inserts too. With the cores saturated the rate is their time over the parts' cost per event, so
+  the bench prints what the consumers could spend per event at the target ratio (the other parts'
+  cost unchanged) beside what they spend.
 - Clients: the same events read by the consumer client we use (aiokafka, ``getmany``) and by
   confluent-kafka (librdkafka, Arroyo's choice; batch ``consume``), each in a fresh group of one
   consumer over every partition, nothing done with a record but reading its offset and value:
